@@ -1,0 +1,74 @@
+"""``tfdrift-hook check``: build the request, run the check, report, choose the exit code."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from tfdrift_hook.errors import TfdriftError
+from tfdrift_hook.inventory import Inventory, inventory_from_directory, load_inventory
+from tfdrift_hook.pipeline import CheckRequest, CheckResult, run_check
+from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager
+from tfdrift_hook.rules import RuleSet, load_rule_files, priority_name
+from tfdrift_hook.trust import Trust
+from tfdrift_hook.window import window_from_options
+
+logger = logging.getLogger(__name__)
+
+
+class ReportFormatError(TfdriftError):
+    """A ``--format`` no reporter writes."""
+
+
+def run_check_command(
+    options: Mapping[str, Any], stream: TextIO, environ: Mapping[str, str]
+) -> int:
+    plugins = build_plugin_manager(environ)
+    report_format = _report_format(plugins, str(options["report_format"]))
+    request = build_request(options, datetime.now(timezone.utc))
+    rules = load_rules(plugins, request)
+    result = run_check(request, plugins.manager, rules)
+    plugins.manager.hook.tfdrift_report(result=result, format=report_format, stream=stream)
+    return int(result.exit_code())
+
+
+def build_request(options: Mapping[str, Any], now: datetime) -> CheckRequest:
+    return CheckRequest(
+        inventory=_inventory(options),
+        event_paths=tuple(options.get("event_paths") or ()),
+        window=window_from_options(options.get("since"), options.get("until"), now),
+        trust=Trust(principals=tuple(options.get("trusted") or ())),
+        fail_on=priority_name(str(options.get("fail_on") or "error")),
+        rule_files=tuple(options.get("rule_files") or ()),
+    )
+
+
+def _inventory(options: Mapping[str, Any]) -> Inventory:
+    state, plan = options.get("state"), options.get("plan_json")
+    if state is not None and plan is not None:
+        raise TfdriftError("give --state or --plan-json, not both")
+
+    if state is not None or plan is not None:
+        return load_inventory(Path(state or plan))
+
+    return inventory_from_directory(Path(options.get("directory") or "."))
+
+
+def load_rules(plugins: Plugins, request: CheckRequest) -> RuleSet:
+    files = [path for group in plugins.manager.hook.tfdrift_rule_files() for path in group]
+    return load_rule_files([*reversed(files), *request.rule_files])
+
+
+def _report_format(plugins: Plugins, wanted: str) -> str:
+    formats = {name for group in plugins.manager.hook.tfdrift_report_formats() for name in group}
+    if wanted not in formats:
+        choices = ", ".join(sorted(formats))
+        raise ReportFormatError(f"--format {wanted!r} is not known (use one of: {choices})")
+    return wanted
+
+
+def report(result: CheckResult, plugins: Plugins, report_format: str, stream: TextIO) -> None:
+    plugins.manager.hook.tfdrift_report(result=result, format=report_format, stream=stream)

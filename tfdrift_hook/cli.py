@@ -1,0 +1,151 @@
+"""The ``tfdrift-hook`` command line. It parses options and dispatches; nothing more.
+
+Heavy modules (boto3, the pipeline, the plugin manager) are imported inside the
+commands, so that ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tfdrift_hook import __version__
+from tfdrift_hook.errors import ExitCode, TfdriftError
+
+logger = logging.getLogger("tfdrift_hook")
+
+PRIORITY_NAMES = (
+    "emergency",
+    "alert",
+    "critical",
+    "error",
+    "warning",
+    "notice",
+    "informational",
+    "debug",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tfdrift-hook")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on standard error.")
+def cli(verbose: int, quiet: bool) -> None:
+    """Who changed the KMS keys and aliases your Terraform manages, outside Terraform?
+
+    Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
+    2 usage, configuration or input error, 3 incomplete (an input could not be read).
+    """
+    _configure_logging(verbose, quiet)
+
+
+@cli.command()
+@click.option(
+    "-C",
+    "--chdir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Terraform directory, read with `terraform show -json` when no --state.",
+)
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="terraform.tfstate, or the JSON of `terraform show -json`.",
+)
+@click.option(
+    "--plan-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Plan JSON (`terraform show -json PLANFILE`); its prior state is read.",
+)
+@click.option(
+    "--events",
+    "event_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="CloudTrail records: log file (.json, .json.gz), JSON Lines, "
+    "lookup-events output, or a directory of them. Repeatable.",
+)
+@click.option("--since", help="Window start: ISO-8601 time, or a span such as 72h, 7d.")
+@click.option("--until", help="Window end: ISO-8601 time, or a span back from now.")
+@click.option(
+    "--trusted-principal",
+    "trusted",
+    multiple=True,
+    metavar="ARN_GLOB",
+    help="Principal whose Terraform calls are in band (ARN, * globs). Repeatable.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(PRIORITY_NAMES, case_sensitive=False),
+    default="error",
+    show_default=True,
+    help="Exit 1 when a finding has this priority or a more severe one.",
+)
+@click.option(
+    "--rules",
+    "rule_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Extra rule file (Falco-shaped YAML), loaded after the built-ins. Repeatable.",
+)
+@click.option(
+    "--format",
+    "report_format",
+    default="text",
+    show_default=True,
+    help="Report format: text or json (one JSON object a line); plugins add more.",
+)
+@click.pass_context
+def check(ctx: click.Context, **options: Any) -> None:
+    """Report KMS changes made outside Terraform, with who and when."""
+    ctx.exit(_run(_check, options))
+
+
+def _check(options: dict[str, Any]) -> int:
+    from tfdrift_hook.check_command import run_check_command
+
+    return run_check_command(options, sys.stdout, os.environ)
+
+
+def _run(command: Any, options: dict[str, Any]) -> int:
+    """Run a command; a user error is one line, a bug is a traceback, never exit 0."""
+    try:
+        return int(command(options))
+    except TfdriftError as exc:
+        click.echo(f"tfdrift-hook: error: {exc}", err=True)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("tfdrift-hook: interrupted", err=True)
+        return 130
+    except Exception:
+        click.echo(traceback.format_exc(), err=True)
+        click.echo(
+            "tfdrift-hook: internal error (a bug; please report it with the "
+            "traceback above). Nothing was checked.",
+            err=True,
+        )
+        return int(ExitCode.USAGE)
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO)[min(verbose, 1)]
+    if verbose >= 2:
+        level = logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("tfdrift-hook: %(levelname)s: %(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="tfdrift-hook")

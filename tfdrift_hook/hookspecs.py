@@ -1,0 +1,115 @@
+"""The hooks of tfdrift-hook, for plugin authors.
+
+A plugin is a module or object with functions named like the hooks below, marked with
+``tfdrift_hook.hookspecs.hookimpl``. Install it under the ``tfdrift_hook`` entry-point
+group and every run loads it::
+
+    [project.entry-points.tfdrift_hook]
+    my_org = "my_org_tfdrift.plugin"
+
+    # my_org_tfdrift/plugin.py
+    from tfdrift_hook.hookspecs import hookimpl
+
+    @hookimpl
+    def tfdrift_resolve_actor(record):
+        ...  # map an SSO session to a person; None leaves it to the next plugin
+
+The built-in behaviour is registered the same way (see ``tfdrift_hook.plugin_manager``)
+and marked ``trylast``, so an installed plugin's answer wins where one answer is used.
+Setting ``TFDRIFT_HOOK_DISABLE_PLUGINS`` to a comma-separated list of plugin names stops
+those plugins from loading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import pluggy
+
+if TYPE_CHECKING:
+    from tfdrift_hook.actors import Actor
+    from tfdrift_hook.events import KmsEvent
+    from tfdrift_hook.findings import Finding
+    from tfdrift_hook.pipeline import CheckRequest, CheckResult
+    from tfdrift_hook.sources.base import EventSource
+
+PROJECT = "tfdrift_hook"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# -- event sources ----------------------------------------------------------------------
+
+
+@hookspec
+def tfdrift_event_sources(request: CheckRequest) -> Sequence[EventSource]:
+    """Event sources for this check; each plugin returns the ones it was asked for.
+
+    Called once per check. A source yields CloudTrail records (see
+    ``tfdrift_hook.sources.EventSource``); records from every source are merged and
+    de-duplicated by ``eventID``. Return an empty sequence when the request does not
+    configure the plugin's source.
+    """
+
+
+# -- turning records into events ----------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def tfdrift_resolve_actor(record: Mapping[str, Any]) -> Actor | None:
+    """Who made the call of one record; the first answer that is not None wins.
+
+    Called for every KMS record in the window. An organisation maps its role sessions
+    to people here; the built-in resolver reads ``userIdentity`` and ``userAgent``.
+    """
+
+
+@hookspec(firstresult=True)
+def tfdrift_normalize_record(
+    record: Mapping[str, Any], where: str, actor: Actor
+) -> KmsEvent | None:
+    """The KMS event of one record; the first answer that is not None wins.
+
+    ``where`` names the file or object and the record's place in it, for messages.
+    Return None for records the plugin does not model; raise ``ValueError`` with a
+    message for a record that is broken (it is reported and the run marked incomplete).
+    """
+
+
+# -- rules and findings -------------------------------------------------------------------
+
+
+@hookspec
+def tfdrift_rule_files() -> Sequence[Path]:
+    """Rule files to load, in the Falco-shaped format of ``rules/builtin.yaml``.
+
+    Called once per check; the files of every plugin are loaded, built-in ones first.
+    """
+
+
+@hookspec
+def tfdrift_filter_findings(
+    findings: list[Finding], request: CheckRequest
+) -> list[Finding] | None:
+    """Enrich or drop findings before they are reported.
+
+    Called once per check with the findings so far; return a new list to replace it,
+    or None to leave it as it is. Plugins are called in turn, each seeing the list the
+    previous one returned.
+    """
+
+
+# -- reports ------------------------------------------------------------------------------
+
+
+@hookspec
+def tfdrift_report_formats() -> Sequence[str]:
+    """The ``--format`` names this plugin can write."""
+
+
+@hookspec(firstresult=True)
+def tfdrift_report(result: CheckResult, format: str, stream: TextIO) -> bool | None:
+    """Write the result in ``format`` to ``stream``; True when this plugin wrote it."""

@@ -1,0 +1,270 @@
+"""The check: records from the sources, through events and changes, to findings.
+
+``run_check`` reads every source once, keeps only what matters (KMS records in the
+window, each ``eventID`` once), counts read-only calls per key, and buffers the writes,
+which are a small part of a trail. The writes are then applied in event order against
+the inventory, and the candidates they make are judged by the rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tfdrift_hook.errors import ExitCode
+from tfdrift_hook.events import KMS_EVENT_SOURCE, KmsEvent, Status, parse_event_time
+from tfdrift_hook.findings import Candidate, Finding, judge
+from tfdrift_hook.inventory import Inventory
+from tfdrift_hook.problems import Problems
+from tfdrift_hook.reconstruction import Reconstruction
+from tfdrift_hook.resolution import Resolver, Subject
+from tfdrift_hook.rules import RuleSet, severity
+from tfdrift_hook.trust import Trust
+from tfdrift_hook.window import Window
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from tfdrift_hook.sources.base import EventSource
+
+logger = logging.getLogger(__name__)
+
+WANTED_SOURCES = frozenset({KMS_EVENT_SOURCE})
+
+
+@dataclass
+class CheckRequest:
+    """What one check is asked to do; built by the command line or a CI integration."""
+
+    inventory: Inventory
+    event_paths: tuple[Path, ...] = ()
+    window: Window = field(default_factory=Window)
+    trust: Trust = field(default_factory=Trust)
+    fail_on: str = "error"
+    rule_files: tuple[Path, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Stats:
+    """How much was read, for the summary and for benchmarks."""
+
+    kms_records: int = 0
+    outside_window: int = 0
+    duplicates: int = 0
+    reads: int = 0
+    writes: int = 0
+    failed_attempts: int = 0
+    in_band: int = 0
+    sources: list[str] = field(default_factory=list)
+
+
+@dataclass
+class KeyUsage:
+    """Read-only calls on one key: they show who still uses a key."""
+
+    reads: int = 0
+    last: str | None = None
+    callers: Counter[str] = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, Any]:
+        top = [name for name, _ in self.callers.most_common(5)]
+        return {"reads": self.reads, "last_read": self.last, "top_callers": top}
+
+
+@dataclass
+class CheckResult:
+    """Everything a reporter needs: findings, notes, problems and what was covered."""
+
+    request: CheckRequest
+    findings: list[Finding]
+    problems: Problems
+    stats: Stats
+    notes: list[str] = field(default_factory=list)
+    in_band: list[KmsEvent] = field(default_factory=list)
+    usage: dict[tuple[str, str], KeyUsage] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
+
+    def gating(self) -> list[Finding]:
+        """Findings at or above the fail threshold."""
+        threshold = severity(self.request.fail_on)
+        return [item for item in self.findings if item.severity >= threshold]
+
+    def exit_code(self) -> ExitCode:
+        if self.problems:
+            return ExitCode.INCOMPLETE
+        return ExitCode.FINDINGS if self.gating() else ExitCode.OK
+
+
+def run_check(
+    request: CheckRequest, plugins: pluggy.PluginManager, rules: RuleSet
+) -> CheckResult:
+    """Read, reconstruct, judge; the result carries every problem met on the way."""
+    problems = Problems()
+    stats = Stats()
+    reader = _Reader(request.window, plugins, problems, stats, request.inventory)
+    sources = _sources(request, plugins)
+    for source in sources:
+        stats.sources.append(source.name)
+        reader.read(source)
+
+    resolver = Resolver(request.inventory, dict())
+    rebuild = Reconstruction(request.inventory, resolver, request.trust, reader.usage)
+    candidates = rebuild.apply(sorted(reader.writes, key=_event_order))
+    stats.failed_attempts = len(rebuild.failed)
+    stats.in_band = len(rebuild.in_band)
+    findings = _filtered(judge(candidates, rules), request, plugins)
+    return CheckResult(
+        request=request,
+        findings=findings,
+        problems=problems,
+        stats=stats,
+        notes=rebuild.notes,
+        in_band=rebuild.in_band,
+        usage=reader.usage,
+    )
+
+
+def _sources(request: CheckRequest, plugins: pluggy.PluginManager) -> list[EventSource]:
+    provided = plugins.hook.tfdrift_event_sources(request=request)
+    return [source for group in reversed(provided) for source in group]
+
+
+def _filtered(
+    findings: list[Finding], request: CheckRequest, plugins: pluggy.PluginManager
+) -> list[Finding]:
+    for impl in reversed(plugins.hook.tfdrift_filter_findings.get_hookimpls()):
+        replaced = impl.function(findings=findings, request=request)
+        if replaced is not None:
+            findings = list(replaced)
+    return findings
+
+
+def _event_order(event: KmsEvent) -> tuple[Any, ...]:
+    return (event.time, event.event_id)
+
+
+class _Reader:
+    """The hot path: one pass over every record of every source."""
+
+    def __init__(
+        self,
+        window: Window,
+        plugins: pluggy.PluginManager,
+        problems: Problems,
+        stats: Stats,
+        inventory: Inventory,
+    ) -> None:
+        self.since, self.until = window.bounds_text()
+        self.resolve_actor = plugins.hook.tfdrift_resolve_actor
+        self.normalize = plugins.hook.tfdrift_normalize_record
+        self.problems = problems
+        self.stats = stats
+        self.inventory = inventory
+        self.seen: set[str] = set()
+        self.writes: list[KmsEvent] = []
+        self.usage: dict[tuple[str, str], KeyUsage] = {}
+
+    def read(self, source: EventSource) -> None:
+        for record, where in source.records(self.problems, WANTED_SOURCES):
+            if record.get("eventSource") != KMS_EVENT_SOURCE:
+                continue
+            self.stats.kms_records += 1
+            if not self._in_window(record, where) or self._duplicate(record):
+                continue
+            event = self._event(record, where)
+            if event is not None:
+                self._keep(event)
+
+    def _in_window(self, record: Mapping[str, Any], where: str) -> bool:
+        if self.since is None and self.until is None:
+            return True
+
+        stamp = _stamp(record.get("eventTime"))
+        if stamp is None:
+            self.problems.add(where, "record has no readable eventTime", _RECORD_FIX)
+            return False
+
+        inside = (self.since is None or stamp >= self.since) and (
+            self.until is None or stamp <= self.until
+        )
+        if not inside:
+            self.stats.outside_window += 1
+        return inside
+
+    def _duplicate(self, record: Mapping[str, Any]) -> bool:
+        event_id = record.get("eventID")
+        if not isinstance(event_id, str):
+            return False
+
+        if event_id in self.seen:
+            self.stats.duplicates += 1
+            return True
+
+        self.seen.add(event_id)
+        return False
+
+    def _event(self, record: Mapping[str, Any], where: str) -> KmsEvent | None:
+        try:
+            actor = self.resolve_actor(record=record)
+            return self.normalize(record=record, where=where, actor=actor)  # type: ignore[no-any-return]
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            self.problems.add(where, f"cannot read this KMS record: {exc}", _RECORD_FIX)
+            return None
+
+    def _keep(self, event: KmsEvent) -> None:
+        if not event.read_only:
+            self.stats.writes += 1
+            self.writes.append(event)
+            return
+
+        self.stats.reads += 1
+        if event.failed or event.key is None:
+            return
+
+        for identity in _usage_keys(event, self.inventory):
+            usage = self.usage.setdefault(identity, KeyUsage())
+            usage.reads += 1
+            usage.last = max(usage.last or "", event.timestamp)
+            usage.callers[event.actor.name] += 1
+
+
+_RECORD_FIX = "fix or remove this record; the other records were still read"
+
+
+def _stamp(value: Any) -> str | None:
+    """``eventTime`` as comparable text; CloudTrail always writes UTC with a ``Z``."""
+    if not isinstance(value, str):
+        return None
+
+    if len(value) >= 20 and value[10] == "T" and value.endswith("Z"):
+        return value[:19] + "Z"
+
+    try:
+        return parse_event_time(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return None
+
+
+def _usage_keys(event: KmsEvent, inventory: Inventory) -> Iterator[tuple[str, str]]:
+    key = event.key
+    if key is None:
+        return
+    region = key.region or event.region
+    key_id = key.key_id or inventory.key_id_for_alias(region, key.alias or "")
+    if key_id is not None:
+        yield (region, key_id)
+
+
+def managed_subjects(candidates: Iterable[Candidate]) -> int:
+    return sum(1 for item in candidates if item.target.subject == Subject.MANAGED)
+
+
+__all__ = ["CheckRequest", "CheckResult", "Stats", "Status", "run_check"]

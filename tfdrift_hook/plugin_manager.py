@@ -1,0 +1,87 @@
+"""The plugin manager: hookspecs, the built-in plugins, and installed ones.
+
+It is built by the command line for each run, never at import. Installed plugins come
+from the ``tfdrift_hook`` entry-point group; a plugin that fails to load is reported by
+name and the run goes on without it. ``TFDRIFT_HOOK_DISABLE_PLUGINS`` (comma-separated
+names) keeps named plugins, built-in or installed, from being registered.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import pluggy
+
+from tfdrift_hook import hookspecs
+
+logger = logging.getLogger(__name__)
+
+DISABLE_VARIABLE = "TFDRIFT_HOOK_DISABLE_PLUGINS"
+
+#: Built-in plugins: name and module. Each module holds its own hook implementations.
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("files", "tfdrift_hook.sources.files"),
+    ("actors", "tfdrift_hook.actors"),
+    ("kms-normalizer", "tfdrift_hook.normalizer"),
+    ("builtin-rules", "tfdrift_hook.rules"),
+    ("text-report", "tfdrift_hook.reporters.text"),
+    ("json-report", "tfdrift_hook.reporters.json_lines"),
+)
+
+
+@dataclass
+class LoadFailure:
+    """An installed plugin that could not be loaded, and why."""
+
+    name: str
+    reason: str
+
+
+@dataclass
+class Plugins:
+    """The plugin manager and what happened while filling it."""
+
+    manager: pluggy.PluginManager
+    failures: list[LoadFailure] = field(default_factory=list)
+    disabled: frozenset[str] = frozenset()
+
+
+def build_plugin_manager(environ: Mapping[str, str]) -> Plugins:
+    """A plugin manager with the hookspecs, the built-ins and the installed plugins."""
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    disabled = _disabled(environ.get(DISABLE_VARIABLE, ""))
+    plugins = Plugins(manager, disabled=disabled)
+    _register_builtins(plugins)
+    _load_installed(plugins, metadata.entry_points(group=hookspecs.PROJECT))
+    return plugins
+
+
+def _disabled(text: str) -> frozenset[str]:
+    return frozenset(name.strip() for name in text.split(",") if name.strip())
+
+
+def _register_builtins(plugins: Plugins) -> None:
+    for name, module_name in BUILTIN_PLUGINS:
+        if name in plugins.disabled:
+            logger.info("built-in plugin %s is disabled by %s", name, DISABLE_VARIABLE)
+            continue
+        plugins.manager.register(importlib.import_module(module_name), name=name)
+
+
+def _load_installed(plugins: Plugins, entry_points: Iterable[metadata.EntryPoint]) -> None:
+    for entry_point in entry_points:
+        if entry_point.name in plugins.disabled:
+            logger.info("plugin %s is disabled by %s", entry_point.name, DISABLE_VARIABLE)
+            continue
+        try:
+            plugin = entry_point.load()
+            plugins.manager.register(plugin, name=entry_point.name)
+        except Exception as exc:  # a third party's bug must not take the run down
+            reason = f"{type(exc).__name__}: {exc}"
+            logger.error("plugin %s failed to load (%s); running without it", entry_point.name, reason)
+            plugins.failures.append(LoadFailure(entry_point.name, reason))

@@ -1,0 +1,206 @@
+"""``--format text``: the report for people, findings grouped by address.
+
+Each finding says what changed (before and after), who made the change, when, and
+through which channel. The header says what was read; the footer says whether the run
+is gated, and by what. Anything that could not be read is listed before the findings,
+so a partial result is never mistaken for a clean one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from itertools import groupby
+from typing import TYPE_CHECKING, Any, TextIO
+
+from tfdrift_hook.hookspecs import hookimpl
+from tfdrift_hook.rules import PRIORITIES
+
+if TYPE_CHECKING:
+    from tfdrift_hook.actors import Actor
+    from tfdrift_hook.changes import Change
+    from tfdrift_hook.findings import Finding
+    from tfdrift_hook.pipeline import CheckResult
+
+FORMAT = "text"
+
+_STATUS_WORDS = {
+    "out_of_band": "out of band",
+    "in_band": "in band",
+    "reverted": "out of band, reverted in the window",
+    "failed_attempt": "failed attempt",
+    "unmanaged": "not in the Terraform state",
+    "unattributable": "key not resolvable",
+    "terraform_outside_pipeline": "Terraform run outside the pipeline",
+    "aws_service": "by AWS",
+}
+
+
+def write_text(result: CheckResult, stream: TextIO) -> None:
+    lines = [*_header(result), *_problems(result), *_findings(result.findings)]
+    lines += [*_notes(result), *_footer(result)]
+    stream.write("\n".join(lines) + "\n")
+
+
+def _header(result: CheckResult) -> list[str]:
+    request, stats = result.request, result.stats
+    inventory = request.inventory
+    sources = ", ".join(stats.sources) or "none"
+    return [
+        f"tfdrift-hook check: {len(inventory.resources)} managed KMS resources "
+        f"from {inventory.source}",
+        f"window: {request.window.describe()}",
+        f"events: {stats.kms_records} KMS records from {sources} "
+        f"({stats.writes} writes, {stats.reads} reads, {stats.in_band} in band, "
+        f"{stats.failed_attempts} failed, {stats.duplicates} duplicates)",
+        "",
+    ]
+
+
+def _problems(result: CheckResult) -> list[str]:
+    if not result.problems:
+        return []
+    lines = [f"INCOMPLETE: {len(result.problems)} inputs could not be read:"]
+    lines += [f"  - {problem}" for problem in result.problems.items]
+    return [*lines, ""]
+
+
+def _findings(findings: Sequence[Finding]) -> list[str]:
+    lines: list[str] = []
+    ordered = sorted(findings, key=_group_key)
+    for (address, resource), group in groupby(ordered, key=_group_key):
+        items = list(group)
+        title = address or f"(not in state) {items[0].candidate.target.terraform_type}"
+        lines.append(f"{title}  {resource}")
+        for finding in items:
+            lines += _finding(finding)
+        lines.append("")
+    return lines
+
+
+def _group_key(finding: Finding) -> tuple[str, str]:
+    return (finding.address or "~", finding.resource)
+
+
+def _finding(finding: Finding) -> list[str]:
+    event = finding.event
+    status = _STATUS_WORDS.get(finding.candidate.status, finding.candidate.status)
+    lines = [
+        f"  {finding.priority.upper()}  {finding.rule.name}  [{finding.id}]",
+        f"    {finding.output}",
+        f"    {event.name} at {event.timestamp}, {status}",
+        f"    who: {describe_actor(event.actor)}",
+    ]
+    lines += [f"    {text}" for text in _change_lines(finding.candidate.changes)]
+    for related in finding.candidate.related:
+        lines.append(
+            f"    also: {related.name} at {related.timestamp} by {related.actor.name}"
+        )
+    usage = finding.candidate.context.get("key_usage")
+    if usage:
+        callers = ", ".join(usage["top_callers"])
+        lines.append(f"    key still used: {usage['reads']} reads in the window ({callers})")
+    return lines
+
+
+def describe_actor(actor: Actor) -> str:
+    """``alice (AssumedRole of arn:...:role/Admin, console, MFA)``."""
+    parts = [actor.type]
+    principal = actor.role_arn or actor.arn
+    if principal:
+        parts[0] = f"{actor.type} {principal}"
+    parts.append(f"via {actor.channel}")
+    if actor.mfa:
+        parts.append("MFA")
+    if actor.source_ip:
+        parts.append(f"from {actor.source_ip}")
+    return f"{actor.name} ({', '.join(parts)})"
+
+
+def _change_lines(changes: Iterable[Change]) -> list[str]:
+    lines: list[str] = []
+    for change in changes:
+        if change.detail.get("unchanged"):
+            lines.append(f"{change.attribute}: unchanged (the call wrote what was there)")
+            continue
+        mark = " (reverted)" if change.reverted else ""
+        lines.append(f"{change.attribute}: {_change_text(change)}{mark}")
+    return lines
+
+
+def _change_text(change: Change) -> str:
+    detail = change.detail
+    if change.attribute == "policy":
+        return _policy_text(detail)
+
+    if change.attribute == "tags":
+        added = ", ".join(f"{k}={v}" for k, v in detail.get("added", {}).items())
+        removed = ", ".join(detail.get("removed", []))
+        modified = ", ".join(detail.get("modified", {}))
+        parts = [f"+{{{added}}}" if added else "", f"-[{removed}]" if removed else ""]
+        parts.append(f"~[{modified}]" if modified else "")
+        return " ".join(part for part in parts if part) or "changed"
+
+    return f"{_value(change.before)} -> {_value(change.after)}"
+
+
+def _policy_text(detail: dict[str, Any]) -> str:
+    parts = []
+    for label, key in (
+        ("added principals", "added_principals"),
+        ("removed principals", "removed_principals"),
+        ("external", "external_principals"),
+        ("public", "wildcard_principals"),
+    ):
+        values = detail.get(key)
+        if values:
+            parts.append(f"{label} {', '.join(values)}")
+    if detail.get("lockout_risk"):
+        parts.append("LOCKOUT RISK: the account's own admin statement is gone")
+    if detail.get("bypass_lockout_check"):
+        parts.append("lockout safety check bypassed")
+    return "; ".join(parts) or "statements changed, principals the same"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "{}"
+    return str(value)
+
+
+def _notes(result: CheckResult) -> list[str]:
+    if not result.notes:
+        return []
+    return ["notes:", *[f"  - {note}" for note in result.notes], ""]
+
+
+def _footer(result: CheckResult) -> list[str]:
+    counts = Counter(finding.priority for finding in result.findings)
+    summary = ", ".join(f"{counts[p]} {p}" for p in PRIORITIES if counts[p]) or "none"
+    gating = result.gating()
+    lines = [f"{len(result.findings)} findings ({summary})."]
+    if result.problems:
+        lines.append("Result INCOMPLETE: some inputs could not be read (exit 3).")
+    elif gating:
+        lines.append(
+            f"{len(gating)} at or above --fail-on {result.request.fail_on}: "
+            "this run is stopped (exit 1)."
+        )
+    else:
+        lines.append(f"Nothing at or above --fail-on {result.request.fail_on} (exit 0).")
+    return lines
+
+
+@hookimpl(trylast=True)
+def tfdrift_report_formats() -> Sequence[str]:
+    return [FORMAT]
+
+
+@hookimpl(trylast=True)
+def tfdrift_report(result: CheckResult, format: str, stream: TextIO) -> bool | None:
+    if format != FORMAT:
+        return None
+    write_text(result, stream)
+    return True
