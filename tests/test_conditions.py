@@ -86,17 +86,19 @@ def test_unknown_macro_and_self_reference_are_errors() -> None:
 @pytest.mark.parametrize(
     ("condition", "position"),
     [
-        ("evt.name = ", 11),  # the value is missing at the end
-        ("evt.name = x and", 13),  # "and" with nothing after it
+        ("evt.name = ", 10),  # the value is missing at the end
+        ("evt.name = x and", 16),  # "and" with nothing after it
         ("(evt.name = x", 13),  # the closing parenthesis is missing
         ("evt.name in (a, b", 17),  # the list is not closed
+        ("a = b and c.d ~ 3", 14),  # "~" is no operator
+        ("a = b and or c = d", 10),  # "or" where a comparison should start
     ],
 )
 def test_malformed_conditions_report_a_position(condition: str, position: int) -> None:
     with pytest.raises(ConditionError) as error:
         holds(condition)
     assert error.value.position == position
-    assert f"does not parse at position {position + 1}" in str(error.value)
+    assert f"at position {position + 1}:" in str(error.value)
 
 
 words = st.sampled_from(

@@ -144,7 +144,6 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     handler.setFormatter(logging.Formatter("tfdrift-hook: %(levelname)s: %(message)s"))
     logger.handlers[:] = [handler]
     logger.setLevel(level)
-    logger.propagate = False
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -5,7 +5,7 @@ A condition compares fields of a candidate finding with values::
     cloud.service = "kms" and evt.name in (ScheduleKeyDeletion, DisableKey)
     and not actor.arn startswith "arn:aws:iam::123456789012:role/breakglass"
 
-The grammar is built with pyparsing: comparisons (``=``, ``!=``, ``<``, ``<=``, ``>``,
+The grammar is built with Lark (LALR): comparisons (``=``, ``!=``, ``<``, ``<=``, ``>``,
 ``>=``, ``contains``, ``icontains``, ``startswith``, ``endswith``, ``glob``, ``in``,
 ``intersects``), ``exists``, ``and``, ``or``, ``not``, parentheses, macros (a named
 condition used by its name) and lists (a named set of values used after ``in``).
@@ -15,32 +15,19 @@ A field that the candidate does not have makes every comparison on it false.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import pyparsing as pp
+import lark
+
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 
 MISSING = object()
 
-COMPARISONS = (
-    "<=",
-    ">=",
-    "!=",
-    "=",
-    "<",
-    ">",
-    "icontains",
-    "contains",
-    "startswith",
-    "endswith",
-    "glob",
-)
-SET_OPERATORS = ("in", "intersects")
-KEYWORDS = ("and", "or", "not", "exists", *SET_OPERATORS, *COMPARISONS[6:])
 
 
 class ConditionError(ValueError):
@@ -70,65 +57,125 @@ def compile_condition(text: str, definitions: Definitions) -> Predicate:
 def parse_condition(text: str) -> Any:
     """The parse tree of a condition; raises :class:`ConditionError` with a position."""
     try:
-        return _grammar().parse_string(text, parse_all=True)[0]
-    except pp.ParseException as exc:
-        raise ConditionError("condition does not parse", text, exc.loc) from exc
+        return _parser().parse(text)
+    except lark.UnexpectedInput as exc:
+        raise ConditionError(_expected(exc), text, _position(exc, text)) from exc
+
+
+def _position(exc: Any, text: str) -> int:
+    token = getattr(exc, "token", None)
+    at_end = token is not None and token.type == "$END"
+    if at_end or exc.pos_in_stream is None or exc.pos_in_stream < 0:
+        return len(text.rstrip())
+    return int(exc.pos_in_stream)
+
+
+_GRAMMAR = r"""
+?start: any
+?any: all ("or" all)*            -> either
+?all: negated ("and" negated)*   -> both
+?negated: "not" negated          -> negation
+        | atom
+?atom: "(" any ")"
+     | FIELD "exists"            -> exists
+     | FIELD COMPARE value       -> compare
+     | FIELD MEMBER members      -> member
+     | FIELD                     -> macro
+members: "(" [value ("," value)*] ")"   -> items
+       | WORD                           -> listref
+value: STRING                    -> text
+     | WORD                      -> word
+COMPARE: "<=" | ">=" | "!=" | "=" | "<" | ">" | "icontains" | "contains"
+       | "startswith" | "endswith" | "glob"
+MEMBER: "in" | "intersects"
+FIELD: /(?!(and|or|not|exists|in|intersects|contains|icontains|startswith|endswith|glob)(?![A-Za-z0-9_.\[\]-]))[A-Za-z_][A-Za-z0-9_.\[\]-]*/
+WORD: /[^\s(),=<>!"']+/
+STRING: ESCAPED_STRING | SINGLE_QUOTED
+SINGLE_QUOTED: /'[^']*'/
+%import common.ESCAPED_STRING
+%import common.WS
+%ignore WS
+"""
 
 
 @lru_cache(maxsize=1)
-def _grammar() -> pp.ParserElement:
-    keyword = pp.MatchFirst([pp.Keyword(word) for word in KEYWORDS])
-    field_name = pp.Regex(r"[A-Za-z_][A-Za-z0-9_.\-\[\]]*")
-    field_name = (~keyword + field_name).set_name("field")
-    quoted = pp.QuotedString('"', esc_char="\\") | pp.QuotedString("'", esc_char="\\")
-    number = pp.Regex(r"-?\d+(\.\d+)?(?![A-Za-z_.:/\-])")
-    bare = pp.Regex(r"[^\s(),=<>!\"']+")
-    scalar = (
-        quoted.copy().set_parse_action(lambda t: ("str", t[0]))
-        | number.copy().set_parse_action(lambda t: ("num", float(t[0])))
-        | (~keyword + bare).set_parse_action(lambda t: ("word", t[0]))
-    )
-    items = pp.Group(
-        pp.Suppress("(") + pp.Optional(pp.DelimitedList(scalar)) + pp.Suppress(")")
-    )
-    set_value = items | (~keyword + bare).set_parse_action(lambda t: ("listref", t[0]))
-
-    operator = pp.MatchFirst(
-        [pp.Keyword(op) if op.isalpha() else pp.Literal(op) for op in COMPARISONS]
-    )
-    set_operator = pp.MatchFirst([pp.Keyword(op) for op in SET_OPERATORS])
-    exists = field_name + pp.Keyword("exists")
-    compare = field_name + operator + scalar
-    membership = field_name + set_operator + set_value
-    macro_name = pp.Regex(r"[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_.\-\[\]])")
-    macro = ~keyword + macro_name + ~pp.FollowedBy(operator)
-
-    operand = (
-        pp.Group(exists).set_parse_action(lambda t: ("exists", t[0][0]))
-        | pp.Group(membership).set_parse_action(_membership)
-        | pp.Group(compare).set_parse_action(_comparison)
-        | macro.copy().set_parse_action(lambda t: ("macro", t[0]))
-    )
-    return pp.infix_notation(
-        operand,
-        [
-            (pp.Keyword("not"), 1, pp.OpAssoc.RIGHT, lambda t: ("not", t[0][1])),
-            (pp.Keyword("and"), 2, pp.OpAssoc.LEFT, lambda t: ("and", *t[0][0::2])),
-            (pp.Keyword("or"), 2, pp.OpAssoc.LEFT, lambda t: ("or", *t[0][0::2])),
-        ],
+def _parser() -> Any:
+    return lark.Lark(
+        _GRAMMAR,
+        parser="lalr",
+        lexer="contextual",
+        transformer=_TreeBuilder(),
+        propagate_positions=False,
     )
 
 
-def _comparison(tokens: pp.ParseResults) -> tuple[Any, ...]:
-    field_name, operator, value = tokens[0]
-    return ("cmp", field_name, operator, value)
+_TOKEN_WORDS = {
+    "FIELD": "a field",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "STRING": "a quoted value",
+    "WORD": "a value",
+    "COMPARE": "an operator",
+    "MEMBER": "in",
+    "EXISTS": "exists",
+    "AND": "and",
+    "OR": "or",
+    "NOT": "not",
+    "$END": "the end",
+}
 
 
-def _membership(tokens: pp.ParseResults) -> tuple[Any, ...]:
-    field_name, operator, value = tokens[0]
-    if isinstance(value, tuple):
-        return ("set", field_name, operator, [value])
-    return ("set", field_name, operator, list(value))
+def _expected(exc: Any) -> str:
+    names = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ()
+    words = sorted({_TOKEN_WORDS.get(name, name) for name in names})
+    if not words:
+        return "condition does not parse"
+    return f"condition does not parse (expected {', '.join(words)})"
+
+
+class _TreeBuilder(lark.Transformer):  # type: ignore[type-arg]
+    """Lark parse trees into the plain tuples the compiler reads."""
+
+    def either(self, children: list[Any]) -> Any:
+        return children[0] if len(children) == 1 else ("or", *children)
+
+    def both(self, children: list[Any]) -> Any:
+        return children[0] if len(children) == 1 else ("and", *children)
+
+    def negation(self, children: list[Any]) -> Any:
+        return ("not", children[0])
+
+    def exists(self, children: list[Any]) -> Any:
+        return ("exists", str(children[0]))
+
+    def compare(self, children: list[Any]) -> Any:
+        field_name, operator, value = children
+        return ("cmp", str(field_name), str(operator), value)
+
+    def member(self, children: list[Any]) -> Any:
+        field_name, operator, values = children
+        return ("set", str(field_name), str(operator), values)
+
+    def macro(self, children: list[Any]) -> Any:
+        return ("macro", str(children[0]))
+
+    def items(self, children: list[Any]) -> Any:
+        return [child for child in children if child is not None]
+
+    def listref(self, children: list[Any]) -> Any:
+        return [("listref", str(children[0]))]
+
+    def text(self, children: list[Any]) -> Any:
+        return ("str", _unquoted(str(children[0])))
+
+    def word(self, children: list[Any]) -> Any:
+        return ("word", str(children[0]))
+
+
+def _unquoted(token: str) -> str:
+    body = token[1:-1]
+    return re.sub(r"\\(.)", r"\1", body)
 
 
 class _Compiler:

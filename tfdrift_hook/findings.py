@@ -194,6 +194,9 @@ def _drift_fields(candidate: Candidate) -> dict[str, Any]:
         or any(bool(item.details.get("created")) for item in candidate.related),
         "drift.reverted": candidate.status == Status.REVERTED,
         "drift.attributes": [change.attribute for change in candidate.changes],
+        "drift.changed": any(
+            not change.detail.get("unchanged") for change in candidate.changes
+        ),
     }
     for name, value in candidate.event.details.items():
         if isinstance(value, (str, int, float, bool)):

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tfdrift_hook.errors import ExitCode
-from tfdrift_hook.events import KMS_EVENT_SOURCE, KmsEvent, Status, parse_event_time
-from tfdrift_hook.findings import Candidate, Finding, judge
+from tfdrift_hook.events import KMS_EVENT_SOURCE, KmsEvent, parse_event_time
+from tfdrift_hook.findings import Finding, judge
 from tfdrift_hook.inventory import Inventory
 from tfdrift_hook.problems import Problems
 from tfdrift_hook.reconstruction import Reconstruction
-from tfdrift_hook.resolution import Resolver, Subject
+from tfdrift_hook.resolution import Resolver
 from tfdrift_hook.rules import RuleSet, severity
 from tfdrift_hook.trust import Trust
 from tfdrift_hook.window import Window
@@ -107,7 +107,7 @@ def run_check(
     request: CheckRequest, plugins: pluggy.PluginManager, rules: RuleSet
 ) -> CheckResult:
     """Read, reconstruct, judge; the result carries every problem met on the way."""
-    problems = Problems()
+    problems = Problems(list(request.inventory.problems))
     stats = Stats()
     reader = _Reader(request.window, plugins, problems, stats, request.inventory)
     sources = _sources(request, plugins)
@@ -115,7 +115,7 @@ def run_check(
         stats.sources.append(source.name)
         reader.read(source)
 
-    resolver = Resolver(request.inventory, dict())
+    resolver = Resolver(request.inventory)
     rebuild = Reconstruction(request.inventory, resolver, request.trust, reader.usage)
     candidates = rebuild.apply(sorted(reader.writes, key=_event_order))
     stats.failed_attempts = len(rebuild.failed)
@@ -261,10 +261,3 @@ def _usage_keys(event: KmsEvent, inventory: Inventory) -> Iterator[tuple[str, st
     key_id = key.key_id or inventory.key_id_for_alias(region, key.alias or "")
     if key_id is not None:
         yield (region, key_id)
-
-
-def managed_subjects(candidates: Iterable[Candidate]) -> int:
-    return sum(1 for item in candidates if item.target.subject == Subject.MANAGED)
-
-
-__all__ = ["CheckRequest", "CheckResult", "Stats", "Status", "run_check"]

@@ -252,7 +252,7 @@ def _unmanaged_candidate(group: _Unmanaged) -> Candidate:
             else:
                 changes[attribute] = Change(attribute, None, after, event)
 
-    kept = [change for change in changes.values() if change.after is not None]
+    kept = [change for change in changes.values() if change.after not in (None, {})]
     candidate = Candidate(Status.UNMANAGED, first, target, kept)
     candidate.related = rest
     for change in candidate.changes:

@@ -27,14 +27,14 @@ text rather than a line and column, which ijson does not count.
 
 from __future__ import annotations
 
+import codecs
 import gzip
-import itertools
 import json
 import logging
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
@@ -87,6 +87,7 @@ _FIX_JSON = (
     "correct the JSON at that position (examples copied from documentation often "
     "have a missing or trailing comma), or leave the file out"
 )
+_FIX_UTF8 = "CloudTrail writes UTF-8; convert the file to UTF-8"
 _FIX_LINE = "correct or remove that line"
 _FIX_RECORD = "each CloudTrail record must be a JSON object"
 _FIX_LOOKUP = "pass the output of 'aws cloudtrail lookup-events' unchanged"
@@ -164,12 +165,12 @@ def _walk(root: Path) -> Iterator[Path]:
         subfolders.sort()
         for name in sorted(names):
             path = Path(folder, name)
-            if not _skipped(path):
+            if not _skipped(path, path.relative_to(root)):
                 yield path
 
 
-def _skipped(path: Path) -> bool:
-    if "CloudTrail-Digest" in path.as_posix():
+def _skipped(path: Path, inside: Path) -> bool:
+    if "CloudTrail-Digest" in inside.as_posix():
         logger.debug("skipping %s: a CloudTrail digest file", path)
         return True
     if not path.name.lower().endswith(_SUFFIXES):
@@ -195,7 +196,9 @@ def _file_records(
         return
     if data is None:
         yield from _streamed_records(path, problems, wanted)
-    elif _is_lines_name(path):
+        return
+    data = _utf8(data)
+    if _is_lines_name(path):
         yield from _line_records(data.splitlines(), where, problems, wanted)
     else:
         yield from _document_records(data, where, problems, wanted)
@@ -225,6 +228,13 @@ def _gunzip(blob: bytes, limit: int) -> bytes | None:
         parts.append(part)
         blob = inflater.unused_data
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _utf8(data: bytes) -> bytes:
+    """The text as UTF-8 without a byte order mark, as Windows tools may write it."""
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return data.decode("utf-16").encode()
+    return data.removeprefix(codecs.BOM_UTF8)
 
 
 def _is_lines_name(path: Path) -> bool:
@@ -338,7 +348,8 @@ def _records(
                 item = orjson.loads(view)
             except orjson.JSONDecodeError as exc:
                 # msgspec checked the syntax but not the UTF-8 inside strings.
-                problems.add(f"{where}[{index}]", f"is not valid JSON: {exc.msg}")
+                message = f"is not valid JSON: {exc.msg}"
+                problems.add(f"{where}[{index}]", message, _FIX_UTF8)
                 continue
         found = _checked(item, f"{where}[{index}]", problems, wanted)
         if found:
@@ -408,7 +419,7 @@ def _irregular_records(
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        problems.add(where, f"is not UTF-8 text (byte {exc.start})", _FIX_JSON)
+        problems.add(where, f"is not UTF-8 text (byte offset {exc.start})", _FIX_UTF8)
         return
     try:
         _, end = json.JSONDecoder().raw_decode(text, _skip_space(text, 0))
@@ -489,19 +500,47 @@ def _streamed_records(
     """Records of a file too big to hold, read as it is inflated."""
     where = str(path)
     try:
-        with _open_stream(path) as stream:
-            if _is_lines_name(path):
+        if _is_lines_name(path) or _starts_with_a_line(path):
+            with _open_stream(path) as stream:
                 yield from _line_records(stream, where, problems, wanted)
-                return
-            first = stream.readline(_PEEK)
-            if first.endswith(b"\n") and _parses(first):
-                lines = itertools.chain((first,), stream)
-                yield from _line_records(lines, where, problems, wanted)
-                return
-        with _open_stream(path) as stream:
-            yield from _streamed_document(stream, where, problems, wanted)
+            return
+        read = yield from _streamed_log_file(path, where, problems, wanted)
+        if read == 0:
+            with _open_stream(path) as stream:
+                yield from _streamed_document(stream, where, problems, wanted)
     except (OSError, EOFError, zlib.error) as exc:
         problems.add(where, f"stopped reading: {exc}", _FIX_GZIP)
+
+
+def _starts_with_a_line(path: Path) -> bool:
+    """Whether the file's first line is a JSON value on its own, as in JSON Lines."""
+    with _open_stream(path) as stream:
+        first = stream.readline(_PEEK)
+    return first.endswith(b"\n") and _parses(first)
+
+
+def _streamed_log_file(
+    path: Path, where: str, problems: Problems, wanted: _Wanted
+) -> Generator[SourceRecord, None, int]:
+    """The records of a big log file; returns how many there were, or -1 on error.
+
+    ijson builds each record in C, which is several times faster than building it
+    from the parser's events here; documents of any other shape hold no Records,
+    give 0, and are read again by :func:`_streamed_document`.
+    """
+    read = 0
+    with _open_stream(path) as stream:
+        try:
+            for item in ijson.items(stream, "Records.item", use_float=True):
+                found = _checked(item, f"{where}#Records[{read}]", problems, wanted)
+                read += 1
+                if found:
+                    yield found
+        except ijson.JSONError as exc:
+            message = f"is not valid JSON after {read} records: {exc}"
+            problems.add(where, message, _FIX_JSON)
+            return -1
+    return read
 
 
 def _open_stream(path: Path) -> BinaryIO:
