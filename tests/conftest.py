@@ -13,6 +13,13 @@ SHARED = PROJECT_ROOT.parent / "shared"
 REAL_INPUTS = SHARED / "real-inputs"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Name e2e tests in the JUnit report, so ``.ci/run`` can tell they ran."""
+    for item in items:
+        if item.get_closest_marker("e2e") is not None:
+            item.user_properties.append(("e2e", "true"))
+
+
 @pytest.fixture
 def real_inputs() -> Path:
     """The public inputs beside the project; a user's fresh clone does not have them."""

@@ -76,7 +76,9 @@ def kms_alias(
     return _resource("aws_kms_alias", name, values)
 
 
-def kms_grant(name: str, grant_id: str, key_id: str, region: str = "us-west-2") -> dict[str, Any]:
+def kms_grant(
+    name: str, grant_id: str, key_id: str, region: str = "us-west-2"
+) -> dict[str, Any]:
     values = {
         "id": f"{key_id}:{grant_id}",
         "grant_id": grant_id,
@@ -88,7 +90,11 @@ def kms_grant(name: str, grant_id: str, key_id: str, region: str = "us-west-2") 
 
 
 def _resource(
-    type_: str, name: str, values: dict[str, Any], index: Any = None, module: str | None = None
+    type_: str,
+    name: str,
+    values: dict[str, Any],
+    index: Any = None,
+    module: str | None = None,
 ) -> dict[str, Any]:
     instance: dict[str, Any] = {"schema_version": 0, "attributes": values}
     if index is not None:
@@ -147,7 +153,14 @@ def run_cli(*args: str | Path) -> Run:
 
 
 def check_json(state: Path, *events: Path, extra: tuple[str, ...] = ()) -> Run:
-    arguments: list[str | Path] = ["check", "--state", state, "--format", "json", *extra]
+    arguments: list[str | Path] = [
+        "check",
+        "--state",
+        state,
+        "--format",
+        "json",
+        *extra,
+    ]
     for path in events:
         arguments += ["--events", path]
     return run_cli(*arguments)

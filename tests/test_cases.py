@@ -41,7 +41,9 @@ ARN_1234 = key_arn(KEY_1234)
 def test_case_01_assumed_role_session_names_the_person(
     real_inputs: Path, tmp_path: Path
 ) -> None:
-    state = write_state(tmp_path, kms_key("app", KEY_1234, policy=_policy_with_reader()))
+    state = write_state(
+        tmp_path, kms_key("app", KEY_1234, policy=_policy_with_reader())
+    )
 
     run = check_json(state, real_inputs / "case-01.json")
 
@@ -200,7 +202,9 @@ def test_case_05_grants_created_revoked_and_retired_once(
         kms_grant("reader", GRANT_REVOKED, KEY_1234),
     )
 
-    run = check_json(state, real_inputs / "case-05.json", extra=("--fail-on", "warning"))
+    run = check_json(
+        state, real_inputs / "case-05.json", extra=("--fail-on", "warning")
+    )
 
     assert run.rules() == ["kms_grant_changed", "kms_grant_changed"]
     created, revoked = sorted(run.findings, key=lambda item: item["timestamp"])
@@ -209,7 +213,9 @@ def test_case_05_grants_created_revoked_and_retired_once(
     grant = created["changes"]["grant"]["after"]
     assert grant["grant_id"] == GRANT_CREATED
     assert grant["operations"] == ["Encrypt", "RetireGrant"]
-    assert grant["constraints"] == {"encryptionContextSubset": {"ContextKey1": "Value1"}}
+    assert grant["constraints"] == {
+        "encryptionContextSubset": {"ContextKey1": "Value1"}
+    }
     assert revoked["event"] == "RevokeGrant"
     assert revoked["address"] == "aws_kms_grant.reader"
     assert revoked["changes"]["grant"]["after"] is None
@@ -217,7 +223,9 @@ def test_case_05_grants_created_revoked_and_retired_once(
     assert run.exit_code == 1
 
 
-def test_case_06_failed_calls_are_not_changes(real_inputs: Path, tmp_path: Path) -> None:
+def test_case_06_failed_calls_are_not_changes(
+    real_inputs: Path, tmp_path: Path
+) -> None:
     state = write_state(tmp_path, kms_key("app", KEY_1234))
 
     run = check_json(state, real_inputs / "case-06.json")
@@ -250,7 +258,11 @@ def test_case_07_service_events_are_consequences_not_people(
     run = check_json(state, real_inputs / "case-07.json", extra=("--fail-on", "debug"))
 
     by_rule = {item["rule"]: item for item in run.findings}
-    assert set(by_rule) == {"kms_key_rotation_enabled", "kms_key_rotated", "kms_key_deleted"}
+    assert set(by_rule) == {
+        "kms_key_rotation_enabled",
+        "kms_key_rotated",
+        "kms_key_deleted",
+    }
     enabled = by_rule["kms_key_rotation_enabled"]
     assert enabled["user"] == "Alice"
     assert enabled["changes"]["enable_key_rotation"] == {"before": False, "after": True}
@@ -274,7 +286,9 @@ def test_case_08_odd_deletion_dates_and_multi_region_pending_state(
         kms_key("hsm", KEY_0987),
     )
 
-    run = check_json(state, real_inputs / "case-08.json", extra=("--fail-on", "warning"))
+    run = check_json(
+        state, real_inputs / "case-08.json", extra=("--fail-on", "warning")
+    )
 
     schedules = {
         item["address"]: item
@@ -292,10 +306,15 @@ def test_case_08_odd_deletion_dates_and_multi_region_pending_state(
     # "Nov 2, 2021, 11:25:25 PM"
     hsm = schedules["aws_kms_key.hsm"]["changes"]
     assert hsm["deletion_date"]["after"] == "2021-11-02T23:25:25Z"
-    assert "deletion_date=2021-11-02T23:25:25Z" in schedules["aws_kms_key.hsm"]["output"]
+    assert (
+        "deletion_date=2021-11-02T23:25:25Z" in schedules["aws_kms_key.hsm"]["output"]
+    )
     cancelled = _one(run, "kms_key_deletion_cancelled")
     assert cancelled["address"] == "aws_kms_key.app"
-    assert cancelled["changes"]["key_state"] == {"before": "Enabled", "after": "Disabled"}
+    assert cancelled["changes"]["key_state"] == {
+        "before": "Enabled",
+        "after": "Disabled",
+    }
     assert cancelled["user"] == "Alice"
 
 
@@ -325,7 +344,9 @@ def test_case_10_a_replica_made_by_hand_is_an_unmanaged_replica(
 def test_case_30_crypto_reads_are_counted_not_judged(
     real_inputs: Path, tmp_path: Path
 ) -> None:
-    state = write_state(tmp_path, kms_key("app", KEY_1234, policy=_policy_with_reader()))
+    state = write_state(
+        tmp_path, kms_key("app", KEY_1234, policy=_policy_with_reader())
+    )
 
     run = check_json(state, real_inputs / "case-30.json")
 
@@ -348,7 +369,11 @@ def test_case_11_the_same_policy_in_other_json_changes_no_principal(
     )
     record = _record(
         "PutKeyPolicy",
-        {"keyId": KEY_1234, "policyName": "default", "policy": case["live_policy_from_GetKeyPolicy"]},
+        {
+            "keyId": KEY_1234,
+            "policyName": "default",
+            "policy": case["live_policy_from_GetKeyPolicy"],
+        },
     )
 
     run = check_json(state, write_records(tmp_path, "events.json", record))
@@ -378,7 +403,9 @@ def test_case_13_only_the_real_drift_of_a_plan_is_reported(
     )
 
     assert run.rules() == ["kms_key_rotation_disabled", "kms_key_tags_changed"]
-    assert {item["address"] for item in run.findings} == {"module.logs.aws_kms_key.this[0]"}
+    assert {item["address"] for item in run.findings} == {
+        "module.logs.aws_kms_key.this[0]"
+    }
     by_rule = {item["rule"]: item for item in run.findings}
     rotation = by_rule["kms_key_rotation_disabled"]["changes"]["enable_key_rotation"]
     assert rotation == {"before": True, "after": False}
@@ -393,7 +420,9 @@ def test_case_16_terraforms_own_call_in_the_apply_window_is_in_band(
 ) -> None:
     case = json.loads((real_inputs / "case-16.json").read_text(encoding="utf-8"))
     window = case["terraform_apply_window"]
-    state = write_state(tmp_path, kms_key("example", KEY_1234, policy=_policy_with_reader()))
+    state = write_state(
+        tmp_path, kms_key("example", KEY_1234, policy=_policy_with_reader())
+    )
     applied = ApplyWindow(
         start=_time(window["start"]),
         end=_time(window["end"]),
@@ -409,7 +438,9 @@ def test_case_16_terraforms_own_call_in_the_apply_window_is_in_band(
     result = run_check(request, plugins.manager, load_rules(plugins, request))
 
     assert [event.event_id[-4:] for event in result.in_band] == ["0001"]
-    assert {finding.rule.name for finding in result.findings} == {"kms_key_policy_modified"}
+    assert {finding.rule.name for finding in result.findings} == {
+        "kms_key_policy_modified"
+    }
     finding = result.findings[0]
     assert finding.candidate.status == "out_of_band"
     assert finding.event.timestamp == "2022-09-01T21:40:02Z"
@@ -420,7 +451,9 @@ def test_case_16_terraforms_own_call_in_the_apply_window_is_in_band(
 def test_case_16_without_trust_terraforms_agent_is_terraform_outside_the_pipeline(
     real_inputs: Path, tmp_path: Path
 ) -> None:
-    state = write_state(tmp_path, kms_key("example", KEY_1234, policy=_policy_with_reader()))
+    state = write_state(
+        tmp_path, kms_key("example", KEY_1234, policy=_policy_with_reader())
+    )
 
     run = check_json(state, real_inputs / "case-16.json")
 
@@ -432,7 +465,9 @@ def test_case_16_without_trust_terraforms_agent_is_terraform_outside_the_pipelin
 def test_case_16_a_trusted_principal_makes_terraforms_call_in_band(
     real_inputs: Path, tmp_path: Path
 ) -> None:
-    state = write_state(tmp_path, kms_key("example", KEY_1234, policy=_policy_with_reader()))
+    state = write_state(
+        tmp_path, kms_key("example", KEY_1234, policy=_policy_with_reader())
+    )
     trusted = ("--trusted-principal", f"arn:aws:iam::{ACCOUNT}:user/Ali*")
 
     run = check_json(state, real_inputs / "case-16.json", extra=trusted)
@@ -474,7 +509,9 @@ def _policy_with_reader() -> str:
     )
 
 
-def _record(name: str, request: dict[str, object], event_id: str = "e-1") -> dict[str, object]:
+def _record(
+    name: str, request: dict[str, object], event_id: str = "e-1"
+) -> dict[str, object]:
     return {
         "eventVersion": "1.08",
         "userIdentity": {

@@ -34,7 +34,11 @@ PIPELINE = {
     "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/terraform-ci/run-42",
     "accountId": ACCOUNT,
     "sessionContext": {
-        "sessionIssuer": {"type": "Role", "arn": PIPELINE_ROLE, "userName": "terraform-ci"},
+        "sessionIssuer": {
+            "type": "Role",
+            "arn": PIPELINE_ROLE,
+            "userName": "terraform-ci",
+        },
         "attributes": {"mfaAuthenticated": "false"},
     },
 }
@@ -112,10 +116,18 @@ def test_a_key_disabled_and_enabled_again_is_reverted_not_dropped(
 def test_events_apply_in_event_order_whatever_the_file_order(
     state: Path, tmp_path: Path
 ) -> None:
-    later = record("UpdateKeyDescription", {"keyId": KEY_1234, "description": "second"},
-                   "2026-11-30T11:00:00Z", "u2")
-    earlier = record("UpdateKeyDescription", {"keyId": KEY_1234, "description": "first"},
-                     "2026-11-30T10:00:00Z", "u1")
+    later = record(
+        "UpdateKeyDescription",
+        {"keyId": KEY_1234, "description": "second"},
+        "2026-11-30T11:00:00Z",
+        "u2",
+    )
+    earlier = record(
+        "UpdateKeyDescription",
+        {"keyId": KEY_1234, "description": "first"},
+        "2026-11-30T10:00:00Z",
+        "u1",
+    )
     events = write_records(tmp_path, "events.json", later, earlier)
 
     run = check_json(state, events)
@@ -129,7 +141,9 @@ def test_events_apply_in_event_order_whatever_the_file_order(
 
 
 def test_the_same_record_in_two_files_counts_once(state: Path, tmp_path: Path) -> None:
-    disable = record("DisableKey", {"keyId": KEY_1234}, "2026-11-30T10:00:00Z", "same-id")
+    disable = record(
+        "DisableKey", {"keyId": KEY_1234}, "2026-11-30T10:00:00Z", "same-id"
+    )
     first = write_records(tmp_path, "a.json", disable)
     second = tmp_path / "b.json.gz"
     second.write_bytes(gzip.compress(json.dumps({"Records": [disable]}).encode()))
@@ -144,7 +158,9 @@ def test_since_and_until_bound_the_window(state: Path, tmp_path: Path) -> None:
         tmp_path,
         "events.json",
         record("DisableKey", {"keyId": KEY_1234}, "2026-11-29T23:59:59Z", "before"),
-        record("DisableKeyRotation", {"keyId": KEY_1234}, "2026-11-30T12:00:00Z", "inside"),
+        record(
+            "DisableKeyRotation", {"keyId": KEY_1234}, "2026-11-30T12:00:00Z", "inside"
+        ),
         record("DisableKey", {"keyId": KEY_0987}, "2026-12-01T00:00:01Z", "after"),
     )
     window = ("--since", "2026-11-30T00:00:00Z", "--until", "2026-12-01T00:00:00Z")
@@ -182,8 +198,12 @@ def test_a_broken_file_makes_the_run_incomplete_and_the_rest_is_still_read(
     good = write_records(
         tmp_path,
         "good.json",
-        record("ScheduleKeyDeletion", {"keyId": KEY_1234, "pendingWindowInDays": 7},
-               "2026-11-30T10:00:00Z", "s1"),
+        record(
+            "ScheduleKeyDeletion",
+            {"keyId": KEY_1234, "pendingWindowInDays": 7},
+            "2026-11-30T10:00:00Z",
+            "s1",
+        ),
     )
     broken = tmp_path / "broken.json"
     broken.write_text('{"Records": [{"eventName": "DisableKey",}]}', encoding="utf-8")
@@ -202,7 +222,8 @@ def test_the_text_report_says_incomplete_before_the_findings(
     state: Path, tmp_path: Path
 ) -> None:
     good = write_records(
-        tmp_path, "good.json",
+        tmp_path,
+        "good.json",
         record("DisableKey", {"keyId": KEY_1234}, "2026-11-30T10:00:00Z", "d1"),
     )
     broken = tmp_path / "broken.json"
@@ -212,7 +233,9 @@ def test_the_text_report_says_incomplete_before_the_findings(
 
     assert run.exit_code == 3
     lines = run.stdout.splitlines()
-    incomplete = next(i for i, line in enumerate(lines) if line.startswith("INCOMPLETE"))
+    incomplete = next(
+        i for i, line in enumerate(lines) if line.startswith("INCOMPLETE")
+    )
     finding = next(i for i, line in enumerate(lines) if "kms_key_disabled" in line)
     assert incomplete < finding
     assert "Result INCOMPLETE" in run.stdout
@@ -225,8 +248,12 @@ def test_the_text_report_groups_by_address_with_who_when_and_channel(
         tmp_path,
         "events.json",
         record("DisableKeyRotation", {"keyId": KEY_1234}, "2026-11-30T10:00:00Z", "r1"),
-        record("UpdateAlias", {"aliasName": "alias/app", "targetKeyId": KEY_0987},
-               "2026-11-30T10:01:00Z", "a1"),
+        record(
+            "UpdateAlias",
+            {"aliasName": "alias/app", "targetKeyId": KEY_0987},
+            "2026-11-30T10:01:00Z",
+            "a1",
+        ),
     )
 
     run = run_cli("check", "--state", state, "--events", events)
@@ -249,16 +276,27 @@ def test_terraform_from_the_trusted_pipeline_is_in_band(
     events = write_records(
         tmp_path,
         "events.json",
-        record("PutKeyPolicy", {"keyId": KEY_1234, "policy": _policy("role/app")},
-               "2026-11-30T10:00:00Z", "p1", identity=PIPELINE, agent=TERRAFORM_AGENT),
+        record(
+            "PutKeyPolicy",
+            {"keyId": KEY_1234, "policy": _policy("role/app")},
+            "2026-11-30T10:00:00Z",
+            "p1",
+            identity=PIPELINE,
+            agent=TERRAFORM_AGENT,
+        ),
     )
 
     trusted = check_json(state, events, extra=("--trusted-principal", PIPELINE_ROLE))
     untrusted = check_json(state, events)
 
     assert trusted.findings == [] and trusted.exit_code == 0
-    assert untrusted.rules() == ["kms_key_policy_modified", "kms_terraform_outside_pipeline"]
-    assert {item["status"] for item in untrusted.findings} == {"terraform_outside_pipeline"}
+    assert untrusted.rules() == [
+        "kms_key_policy_modified",
+        "kms_terraform_outside_pipeline",
+    ]
+    assert {item["status"] for item in untrusted.findings} == {
+        "terraform_outside_pipeline"
+    }
 
 
 def test_a_forged_terraform_agent_from_another_principal_is_not_in_band(
@@ -267,8 +305,13 @@ def test_a_forged_terraform_agent_from_another_principal_is_not_in_band(
     events = write_records(
         tmp_path,
         "events.json",
-        record("DisableKey", {"keyId": KEY_1234}, "2026-11-30T10:00:00Z", "f1",
-               agent=TERRAFORM_AGENT),
+        record(
+            "DisableKey",
+            {"keyId": KEY_1234},
+            "2026-11-30T10:00:00Z",
+            "f1",
+            agent=TERRAFORM_AGENT,
+        ),
     )
 
     run = check_json(state, events, extra=("--trusted-principal", PIPELINE_ROLE))
@@ -276,18 +319,26 @@ def test_a_forged_terraform_agent_from_another_principal_is_not_in_band(
     assert run.rules() == ["kms_key_disabled", "kms_terraform_outside_pipeline"]
 
 
-def test_a_policy_opened_to_another_account_is_critical(state: Path, tmp_path: Path) -> None:
+def test_a_policy_opened_to_another_account_is_critical(
+    state: Path, tmp_path: Path
+) -> None:
     external = "arn:aws:iam::444455556666:root"
     events = write_records(
         tmp_path,
         "events.json",
-        record("PutKeyPolicy", {"keyId": KEY_1234, "policy": _policy(external)},
-               "2026-11-30T10:00:00Z", "p1"),
+        record(
+            "PutKeyPolicy",
+            {"keyId": KEY_1234, "policy": _policy(external)},
+            "2026-11-30T10:00:00Z",
+            "p1",
+        ),
     )
 
     run = check_json(state, events)
 
-    finding = next(i for i in run.findings if i["rule"] == "kms_key_policy_external_grant")
+    finding = next(
+        i for i in run.findings if i["rule"] == "kms_key_policy_external_grant"
+    )
     assert finding["priority"] == "critical"
     assert finding["changes"]["policy"]["added_principals"] == [external]
     assert finding["changes"]["policy"]["external_principals"] == [external]
@@ -301,8 +352,12 @@ def test_an_alias_created_in_the_window_resolves_later_calls(
     events = write_records(
         tmp_path,
         "events.json",
-        record("CreateAlias", {"aliasName": "alias/temp", "targetKeyId": KEY_0987},
-               "2026-11-30T10:00:00Z", "c1"),
+        record(
+            "CreateAlias",
+            {"aliasName": "alias/temp", "targetKeyId": KEY_0987},
+            "2026-11-30T10:00:00Z",
+            "c1",
+        ),
         record("DisableKey", {"keyId": "alias/temp"}, "2026-11-30T10:01:00Z", "d1"),
     )
 
@@ -341,16 +396,34 @@ def test_every_json_line_carries_the_coverage_documents_keys(
     run = check_json(state, events)
 
     line = run.findings[0]
-    for key in ("service", "event", "resource", "changes", "user", "timestamp", "address",
-                "rule", "priority", "status", "actor", "event_id", "region", "account",
-                "output"):
+    for key in (
+        "service",
+        "event",
+        "resource",
+        "changes",
+        "user",
+        "timestamp",
+        "address",
+        "rule",
+        "priority",
+        "status",
+        "actor",
+        "event_id",
+        "region",
+        "account",
+        "output",
+    ):
         assert key in line
     assert line["service"] == "kms"
     assert line["timestamp"] == "2026-11-30T10:00:00Z"
 
 
 def _policy(principal: str) -> str:
-    aws = principal if principal.startswith("arn:") else f"arn:aws:iam::{ACCOUNT}:{principal}"
+    aws = (
+        principal
+        if principal.startswith("arn:")
+        else f"arn:aws:iam::{ACCOUNT}:{principal}"
+    )
     return json.dumps(
         {
             "Version": "2012-10-17",

@@ -45,8 +45,14 @@ def holds(condition: str, definitions: Definitions = NO_DEFINITIONS) -> bool:
         ("evt.name in (CreateKey)", False),
         ("drift.policy.external_principals exists", True),
         ("drift.policy.wildcard_principals exists", False),
-        ("drift.policy.external_principals contains arn:aws:iam::444455556666:root", True),
-        ("drift.policy.external_principals intersects (x, arn:aws:iam::444455556666:root)", True),
+        (
+            "drift.policy.external_principals contains arn:aws:iam::444455556666:root",
+            True,
+        ),
+        (
+            "drift.policy.external_principals intersects (x, arn:aws:iam::444455556666:root)",
+            True,
+        ),
         ("key.managed = true", True),
         ("missing.field = x", False),
         ("missing.field != x", False),
@@ -68,7 +74,10 @@ def test_not_binds_tighter_than_and_which_binds_tighter_than_or() -> None:
 
 def test_macros_and_lists_expand_by_name() -> None:
     definitions = Definitions(
-        macros={"drifted": "status in (drift_statuses)", "policy": "evt.name = PutKeyPolicy"},
+        macros={
+            "drifted": "status in (drift_statuses)",
+            "policy": "evt.name = PutKeyPolicy",
+        },
         lists={"drift_statuses": ["out_of_band", "reverted"]},
     )
     assert holds("drifted and policy", definitions)
@@ -102,8 +111,28 @@ def test_malformed_conditions_report_a_position(condition: str, position: int) -
 
 
 words = st.sampled_from(
-    ["and", "or", "not", "(", ")", "=", "!=", "in", "exists", "evt.name", "kms", '"x"',
-     "12", ",", "contains", "glob", "status", "key.reads", ">", "<="]
+    [
+        "and",
+        "or",
+        "not",
+        "(",
+        ")",
+        "=",
+        "!=",
+        "in",
+        "exists",
+        "evt.name",
+        "kms",
+        '"x"',
+        "12",
+        ",",
+        "contains",
+        "glob",
+        "status",
+        "key.reads",
+        ">",
+        "<=",
+    ]
 )
 
 

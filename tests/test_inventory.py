@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import stat
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -832,23 +829,3 @@ def test_a_terraform_binary_variable_naming_nothing_is_an_error(
 
     with pytest.raises(terraform_cli.TerraformError, match="TERRAFORM_BINARY"):
         terraform_cli.find_terraform()
-
-
-@pytest.mark.e2e
-def test_real_terraform_show_json_of_the_probe_state(
-    real_inputs: Path, tmp_path: Path
-) -> None:
-    binary = shutil.which(os.environ.get(terraform_cli.BINARY_ENV) or "terraform")
-    mirror = Path(os.environ.get("TF_PLUGIN_MIRROR", "/opt/tf-plugins"))
-    if binary is None or not mirror.is_dir():
-        pytest.skip(f"needs terraform on PATH and the provider mirror at {mirror}")
-    for name in ("main.tf", "terraform.tfstate"):
-        (tmp_path / name).write_bytes((real_inputs / MOTO / name).read_bytes())
-    init = [binary, "init", "-no-color", "-input=false", f"-plugin-dir={mirror}"]
-    subprocess.run(init, cwd=tmp_path, check=True, capture_output=True)
-
-    inventory = inventory_from_directory(tmp_path)
-
-    assert inventory.source == f"terraform show -json in {tmp_path}"
-    assert addresses(inventory) == MOTO_STATE_ADDRESSES
-    assert inventory.key_id_for_alias("us-east-1", "alias/probe-main") == MAIN_KEY

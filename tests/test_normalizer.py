@@ -53,12 +53,30 @@ def test_every_real_record_normalizes_without_an_exception(real_inputs: Path) ->
 
 def test_the_25_modelled_calls_and_the_service_events() -> None:
     assert set(READERS) >= {
-        "CreateKey", "ScheduleKeyDeletion", "CancelKeyDeletion", "DisableKey",
-        "EnableKey", "PutKeyPolicy", "CreateAlias", "DeleteAlias", "UpdateAlias",
-        "EnableKeyRotation", "DisableKeyRotation", "TagResource", "UntagResource",
-        "UpdateKeyDescription", "CreateGrant", "RetireGrant", "RevokeGrant",
-        "ReplicateKey", "UpdatePrimaryRegion", "ImportKeyMaterial",
-        "DeleteImportedKeyMaterial", "RotateKeyOnDemand", "RotateKey", "DeleteKey",
+        "CreateKey",
+        "ScheduleKeyDeletion",
+        "CancelKeyDeletion",
+        "DisableKey",
+        "EnableKey",
+        "PutKeyPolicy",
+        "CreateAlias",
+        "DeleteAlias",
+        "UpdateAlias",
+        "EnableKeyRotation",
+        "DisableKeyRotation",
+        "TagResource",
+        "UntagResource",
+        "UpdateKeyDescription",
+        "CreateGrant",
+        "RetireGrant",
+        "RevokeGrant",
+        "ReplicateKey",
+        "UpdatePrimaryRegion",
+        "ImportKeyMaterial",
+        "DeleteImportedKeyMaterial",
+        "RotateKeyOnDemand",
+        "RotateKey",
+        "DeleteKey",
         "SynchronizeMultiRegionKey",
     }
 
@@ -123,7 +141,9 @@ def test_tags_are_a_merge_and_a_removal(real_inputs: Path) -> None:
 
 
 def test_rotation_period_comes_from_the_request(real_inputs: Path) -> None:
-    event = normalized(aws_doc(real_inputs, "current-EnableKeyRotation-rotationPeriod.json"))
+    event = normalized(
+        aws_doc(real_inputs, "current-EnableKeyRotation-rotationPeriod.json")
+    )
 
     assert event.values == {"enable_key_rotation": True, "rotation_period_in_days": 180}
 

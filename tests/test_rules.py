@@ -35,7 +35,10 @@ def test_builtin_rules_ship_the_coverage_documents_rules_and_alerts() -> None:
 def test_a_policy_change_with_an_external_principal_matches_two_rules() -> None:
     rule_set = load_rule_files([BUILTIN_RULES])
 
-    matched = {rule.name: rule.render(POLICY_CHANGE) for rule in rule_set.matching(POLICY_CHANGE)}
+    matched = {
+        rule.name: rule.render(POLICY_CHANGE)
+        for rule in rule_set.matching(POLICY_CHANGE)
+    }
 
     assert set(matched) == {"kms_key_policy_modified", "kms_key_policy_external_grant"}
     assert matched["kms_key_policy_modified"] == (
@@ -70,7 +73,9 @@ def test_every_broken_entry_is_reported_with_file_and_entry(tmp_path: Path) -> N
     message = str(error.value)
     assert f"{rules}: entry 1: 'no_condition' has no 'condition'" in message
     assert f"{rules}: entry 2: unknown priority 'loud'" in message
-    assert f"{rules}: entry 3: entry has none of the keys rule, macro or list" in message
+    assert (
+        f"{rules}: entry 3: entry has none of the keys rule, macro or list" in message
+    )
 
 
 def test_a_condition_that_does_not_parse_names_the_rule(tmp_path: Path) -> None:
@@ -92,6 +97,8 @@ def test_rule_files_that_are_not_lists_are_refused(tmp_path: Path) -> None:
         load_rule_files([rules])
 
 
-@pytest.mark.parametrize(("text", "name"), [("CRITICAL", "critical"), ("info", "informational")])
+@pytest.mark.parametrize(
+    ("text", "name"), [("CRITICAL", "critical"), ("info", "informational")]
+)
 def test_priorities_are_falcos(text: str, name: str) -> None:
     assert priority_name(text) == name

@@ -31,7 +31,9 @@ def run_check_command(
     request = build_request(options, datetime.now(timezone.utc))
     rules = load_rules(plugins, request)
     result = run_check(request, plugins.manager, rules)
-    plugins.manager.hook.tfdrift_report(result=result, format=report_format, stream=stream)
+    plugins.manager.hook.tfdrift_report(
+        result=result, format=report_format, stream=stream
+    )
     return int(result.exit_code())
 
 
@@ -58,17 +60,29 @@ def _inventory(options: Mapping[str, Any]) -> Inventory:
 
 
 def load_rules(plugins: Plugins, request: CheckRequest) -> RuleSet:
-    files = [path for group in plugins.manager.hook.tfdrift_rule_files() for path in group]
+    files = [
+        path for group in plugins.manager.hook.tfdrift_rule_files() for path in group
+    ]
     return load_rule_files([*reversed(files), *request.rule_files])
 
 
 def _report_format(plugins: Plugins, wanted: str) -> str:
-    formats = {name for group in plugins.manager.hook.tfdrift_report_formats() for name in group}
+    formats = {
+        name
+        for group in plugins.manager.hook.tfdrift_report_formats()
+        for name in group
+    }
     if wanted not in formats:
         choices = ", ".join(sorted(formats))
-        raise ReportFormatError(f"--format {wanted!r} is not known (use one of: {choices})")
+        raise ReportFormatError(
+            f"--format {wanted!r} is not known (use one of: {choices})"
+        )
     return wanted
 
 
-def report(result: CheckResult, plugins: Plugins, report_format: str, stream: TextIO) -> None:
-    plugins.manager.hook.tfdrift_report(result=result, format=report_format, stream=stream)
+def report(
+    result: CheckResult, plugins: Plugins, report_format: str, stream: TextIO
+) -> None:
+    plugins.manager.hook.tfdrift_report(
+        result=result, format=report_format, stream=stream
+    )

@@ -23,11 +23,9 @@ from typing import Any
 
 import lark
 
-
 Predicate = Callable[[Mapping[str, Any]], bool]
 
 MISSING = object()
-
 
 
 class ConditionError(ValueError):
@@ -256,6 +254,8 @@ def _present(value: Any) -> bool:
 
 def _key(value: Any) -> Any:
     """Values compare as text, so that ``true`` matches True and ``30`` matches 30."""
+    if type(value) is str:
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -280,6 +280,7 @@ def _intersects(actual: Any, wanted: frozenset[Any]) -> bool:
 
 def _compare(name: str, operator: str, literal: Any) -> Predicate:
     test = _OPERATORS[operator]
+    literal = _key(literal)
 
     def predicate(fields: Mapping[str, Any]) -> bool:
         actual = fields.get(name, MISSING)

@@ -113,7 +113,9 @@ class Finding:
             "source": event.where,
         }
         if candidate.related:
-            line["related_events"] = [_event_summary(item) for item in candidate.related]
+            line["related_events"] = [
+                _event_summary(item) for item in candidate.related
+            ]
         if candidate.context:
             line["context"] = candidate.context
         return line

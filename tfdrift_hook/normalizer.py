@@ -104,6 +104,11 @@ def _base_event(record: Record, where: str, actor: Actor) -> KmsEvent:
     return event
 
 
+def is_read_only(record: Record) -> bool:
+    """``readOnly`` as the record says it, else whether the call only reads."""
+    return _read_only(record, str(record.get("eventName") or ""))
+
+
 def _read_only(record: Record, name: str) -> bool:
     flag = record.get("readOnly")
     if isinstance(flag, bool):

@@ -9,8 +9,7 @@ the inventory, and the candidates they make are judged by the rules.
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,11 +18,13 @@ from tfdrift_hook.errors import ExitCode
 from tfdrift_hook.events import KMS_EVENT_SOURCE, KmsEvent, parse_event_time
 from tfdrift_hook.findings import Finding, judge
 from tfdrift_hook.inventory import Inventory
+from tfdrift_hook.normalizer import is_read_only
 from tfdrift_hook.problems import Problems
 from tfdrift_hook.reconstruction import Reconstruction
 from tfdrift_hook.resolution import Resolver
 from tfdrift_hook.rules import RuleSet, severity
 from tfdrift_hook.trust import Trust
+from tfdrift_hook.usage import KeyUsage, UsageCounter
 from tfdrift_hook.window import Window
 
 if TYPE_CHECKING:
@@ -61,19 +62,6 @@ class Stats:
     failed_attempts: int = 0
     in_band: int = 0
     sources: list[str] = field(default_factory=list)
-
-
-@dataclass
-class KeyUsage:
-    """Read-only calls on one key: they show who still uses a key."""
-
-    reads: int = 0
-    last: str | None = None
-    callers: Counter[str] = field(default_factory=Counter)
-
-    def to_json(self) -> dict[str, Any]:
-        top = [name for name, _ in self.callers.most_common(5)]
-        return {"reads": self.reads, "last_read": self.last, "top_callers": top}
 
 
 @dataclass
@@ -170,7 +158,8 @@ class _Reader:
         self.inventory = inventory
         self.seen: set[str] = set()
         self.writes: list[KmsEvent] = []
-        self.usage: dict[tuple[str, str], KeyUsage] = {}
+        self.reads = UsageCounter(inventory, self.resolve_actor)
+        self.usage = self.reads.usage
 
     def read(self, source: EventSource) -> None:
         for record, where in source.records(self.problems, WANTED_SOURCES):
@@ -178,6 +167,10 @@ class _Reader:
                 continue
             self.stats.kms_records += 1
             if not self._in_window(record, where) or self._duplicate(record):
+                continue
+            if is_read_only(record):
+                self.stats.reads += 1
+                self.reads.count(record)
                 continue
             event = self._event(record, where)
             if event is not None:
@@ -220,20 +213,11 @@ class _Reader:
             return None
 
     def _keep(self, event: KmsEvent) -> None:
-        if not event.read_only:
-            self.stats.writes += 1
-            self.writes.append(event)
+        if event.read_only:
+            self.stats.reads += 1
             return
-
-        self.stats.reads += 1
-        if event.failed or event.key is None:
-            return
-
-        for identity in _usage_keys(event, self.inventory):
-            usage = self.usage.setdefault(identity, KeyUsage())
-            usage.reads += 1
-            usage.last = max(usage.last or "", event.timestamp)
-            usage.callers[event.actor.name] += 1
+        self.stats.writes += 1
+        self.writes.append(event)
 
 
 _RECORD_FIX = "fix or remove this record; the other records were still read"
@@ -251,13 +235,3 @@ def _stamp(value: Any) -> str | None:
         return parse_event_time(value).strftime("%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
         return None
-
-
-def _usage_keys(event: KmsEvent, inventory: Inventory) -> Iterator[tuple[str, str]]:
-    key = event.key
-    if key is None:
-        return
-    region = key.region or event.region
-    key_id = key.key_id or inventory.key_id_for_alias(region, key.alias or "")
-    if key_id is not None:
-        yield (region, key_id)

@@ -73,15 +73,23 @@ def _register_builtins(plugins: Plugins) -> None:
         plugins.manager.register(importlib.import_module(module_name), name=name)
 
 
-def _load_installed(plugins: Plugins, entry_points: Iterable[metadata.EntryPoint]) -> None:
+def _load_installed(
+    plugins: Plugins, entry_points: Iterable[metadata.EntryPoint]
+) -> None:
     for entry_point in entry_points:
         if entry_point.name in plugins.disabled:
-            logger.info("plugin %s is disabled by %s", entry_point.name, DISABLE_VARIABLE)
+            logger.info(
+                "plugin %s is disabled by %s", entry_point.name, DISABLE_VARIABLE
+            )
             continue
         try:
             plugin = entry_point.load()
             plugins.manager.register(plugin, name=entry_point.name)
         except Exception as exc:  # a third party's bug must not take the run down
             reason = f"{type(exc).__name__}: {exc}"
-            logger.error("plugin %s failed to load (%s); running without it", entry_point.name, reason)
+            logger.error(
+                "plugin %s failed to load (%s); running without it",
+                entry_point.name,
+                reason,
+            )
             plugins.failures.append(LoadFailure(entry_point.name, reason))

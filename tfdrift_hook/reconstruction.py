@@ -15,8 +15,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tfdrift_hook.changes import Change, describe, mark_reverted, next_value
-from tfdrift_hook.changes import same_value, state_value
+from tfdrift_hook.changes import (
+    Change,
+    describe,
+    mark_reverted,
+    next_value,
+    same_value,
+    state_value,
+)
 from tfdrift_hook.events import KmsEvent, Status
 from tfdrift_hook.findings import Candidate
 from tfdrift_hook.inventory import Inventory, ManagedResource
@@ -24,7 +30,7 @@ from tfdrift_hook.resolution import Resolver, Subject, Target
 from tfdrift_hook.trust import Trust
 
 if TYPE_CHECKING:
-    from tfdrift_hook.pipeline import KeyUsage
+    from tfdrift_hook.usage import KeyUsage
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +135,9 @@ class Reconstruction:
                 changes.append(change)
         return changes
 
-    def _owner(self, event: KmsEvent, target: Target, attribute: str) -> ManagedResource:
+    def _owner(
+        self, event: KmsEvent, target: Target, attribute: str
+    ) -> ManagedResource:
         resource = target.resource
         assert resource is not None
         if attribute in ALIAS_ATTRIBUTES or target.identity is None:
@@ -261,4 +269,6 @@ def _unmanaged_candidate(group: _Unmanaged) -> Candidate:
 
 
 def _is_external(event: KmsEvent) -> bool:
-    return event.details.get("origin") == "EXTERNAL" or event.name == "ImportKeyMaterial"
+    return (
+        event.details.get("origin") == "EXTERNAL" or event.name == "ImportKeyMaterial"
+    )

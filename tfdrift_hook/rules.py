@@ -14,8 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfdrift_hook.conditions import ConditionError, Definitions, Predicate
-from tfdrift_hook.conditions import compile_condition
+from tfdrift_hook.conditions import (
+    ConditionError,
+    Definitions,
+    Predicate,
+    compile_condition,
+)
 from tfdrift_hook.errors import TfdriftError
 from tfdrift_hook.hookspecs import hookimpl
 

@@ -76,7 +76,9 @@ def parse_bound(text: str | None, now: datetime, option: str) -> datetime | None
 
 
 def window_from_options(since: str | None, until: str | None, now: datetime) -> Window:
-    return Window(parse_bound(since, now, "--since"), parse_bound(until, now, "--until"))
+    return Window(
+        parse_bound(since, now, "--since"), parse_bound(until, now, "--until")
+    )
 
 
 def _text(moment: datetime) -> str:

@@ -30,13 +30,6 @@ from moto_terraform import (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Name e2e tests in the JUnit report, so ``.ci/run`` can tell they ran."""
-    for item in items:
-        if item.get_closest_marker("e2e") is not None:
-            item.user_properties.append(("e2e", "true"))
-
-
 @pytest.fixture(scope="session")
 def terraform_binary() -> Path:
     """The terraform binary (PATH or TFDRIFT_TERRAFORM); skips when there is none."""

@@ -99,7 +99,9 @@ def _finding(finding: Finding) -> list[str]:
     usage = finding.candidate.context.get("key_usage")
     if usage:
         callers = ", ".join(usage["top_callers"])
-        lines.append(f"    key still used: {usage['reads']} reads in the window ({callers})")
+        lines.append(
+            f"    key still used: {usage['reads']} reads in the window ({callers})"
+        )
     return lines
 
 
@@ -121,7 +123,9 @@ def _change_lines(changes: Iterable[Change]) -> list[str]:
     lines: list[str] = []
     for change in changes:
         if change.detail.get("unchanged"):
-            lines.append(f"{change.attribute}: unchanged (the call wrote what was there)")
+            lines.append(
+                f"{change.attribute}: unchanged (the call wrote what was there)"
+            )
             continue
         mark = " (reverted)" if change.reverted else ""
         lines.append(f"{change.attribute}: {_change_text(change)}{mark}")
@@ -189,7 +193,9 @@ def _footer(result: CheckResult) -> list[str]:
             "this run is stopped (exit 1)."
         )
     else:
-        lines.append(f"Nothing at or above --fail-on {result.request.fail_on} (exit 0).")
+        lines.append(
+            f"Nothing at or above --fail-on {result.request.fail_on} (exit 0)."
+        )
     return lines
 
 

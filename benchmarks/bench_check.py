@@ -1,0 +1,137 @@
+"""Benchmark ``tfdrift-hook check`` over a synthetic trail: records per second, peak memory.
+
+    python benchmarks/bench_check.py                      # 1,000,000 records in a temp dir
+    python benchmarks/bench_check.py --records 200000 --trail /tmp/trail --keep
+
+It writes the trail with ``generate_trail.py`` (about 1% KMS writes, 20% KMS reads, the
+rest other services), then runs the real command line on it in a child process, the way
+a user runs it, and reads the child's peak resident memory from the operating system.
+The figures include start-up, reading the state, every file, the rules and the report.
+Targets: at least 100,000 records/s and a peak under 200 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate_trail import generate  # noqa: E402
+
+TARGET_RATE = 100_000
+TARGET_PEAK_MB = 200
+
+
+def main() -> int:
+    options = _options()
+    trail = Path(options.trail or tempfile.mkdtemp(prefix="tfdrift-bench-"))
+    try:
+        return _run(trail, options)
+    finally:
+        if not options.keep and options.trail is None:
+            shutil.rmtree(trail, ignore_errors=True)
+
+
+def _options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--trail", help="directory for the trail (reused if present)")
+    parser.add_argument("--keep", action="store_true", help="keep a temporary trail")
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the best is kept")
+    return parser.parse_args()
+
+
+def _run(trail: Path, options: argparse.Namespace) -> int:
+    summary = _trail(trail, options)
+    print(f"trail: {trail} ({options.records:,} records; {summary})")
+
+    runs = [_check(trail) for _ in range(options.repeat)]
+    seconds = min(run[0] for run in runs)
+    peak_mb = max(run[1] for run in runs)
+    findings = runs[0][2]
+    rate = options.records / seconds
+
+    print(f"check: {findings} findings, exit {runs[0][3]}")
+    print(
+        f"time: {seconds:.2f} s (best of {len(runs)}: {', '.join(f'{r[0]:.2f}' for r in runs)})"
+    )
+    print(f"records per second: {rate:,.0f} (target at least {TARGET_RATE:,})")
+    print(f"peak memory: {peak_mb:.0f} MB (target under {TARGET_PEAK_MB} MB)")
+    met = rate >= TARGET_RATE and peak_mb < TARGET_PEAK_MB
+    print("targets met" if met else "TARGETS MISSED")
+    return 0 if met else 1
+
+
+def _trail(trail: Path, options: argparse.Namespace) -> str:
+    marker = trail / "summary.json"
+    if marker.is_file():
+        cached = json.loads(marker.read_text(encoding="utf-8"))
+        if (
+            cached.get("records") == options.records
+            and cached.get("seed") == options.seed
+        ):
+            return cached["text"]
+
+    started = time.perf_counter()
+    start = dt.datetime(2025, 1, 6, tzinfo=None)
+    summary = generate(trail, options.records, options.seed, start)
+    text = (
+        f"{summary.kms_writes:,} KMS writes, {summary.kms_reads:,} KMS reads, "
+        f"generated in {time.perf_counter() - started:.0f} s"
+    )
+    record = {"records": options.records, "seed": options.seed, "text": text}
+    marker.write_text(json.dumps(record), encoding="utf-8")
+    return text
+
+
+# Runs the CLI and then writes the process's own peak RSS (KiB on Linux) to a file, so
+# that the figure is the check's alone, not that of other children of this process.
+_MEASURED = """
+import resource, sys
+from tfdrift_hook.cli import main
+try:
+    main(sys.argv[2:])
+finally:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    open(sys.argv[1], "w").write(str(peak))
+"""
+
+
+def _check(trail: Path) -> tuple[float, float, int, int]:
+    """One run of the real CLI: seconds, peak MB of that process, findings, exit code."""
+    with tempfile.NamedTemporaryFile(suffix=".peak") as peak_file:
+        command = [
+            sys.executable,
+            "-c",
+            _MEASURED,
+            peak_file.name,
+            "check",
+            "--state",
+            str(trail / "terraform.tfstate"),
+            "--events",
+            str(trail / "AWSLogs"),
+            "--format",
+            "json",
+        ]
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - started
+        peak_kb = int(Path(peak_file.name).read_text() or 0)
+
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"check failed (exit {done.returncode}):\n{done.stderr}")
+    findings = sum(1 for line in done.stdout.splitlines() if line.strip())
+    return seconds, peak_kb / 1024, findings, done.returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
