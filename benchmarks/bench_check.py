@@ -1,6 +1,6 @@
-"""Benchmark ``tfdrift-hook check`` over a synthetic trail: records per second, peak memory.
+"""Benchmark ``tfdrift-hook check`` on a synthetic trail: records a second, peak memory.
 
-    python benchmarks/bench_check.py                      # 1,000,000 records in a temp dir
+    python benchmarks/bench_check.py            # 1,000,000 records in a temp dir
     python benchmarks/bench_check.py --records 200000 --trail /tmp/trail --keep
 
 It writes the trail with ``generate_trail.py`` (about 1% KMS writes, 20% KMS reads, the
@@ -61,9 +61,8 @@ def _run(trail: Path, options: argparse.Namespace) -> int:
     rate = options.records / seconds
 
     print(f"check: {findings} findings, exit {runs[0][3]}")
-    print(
-        f"time: {seconds:.2f} s (best of {len(runs)}: {', '.join(f'{r[0]:.2f}' for r in runs)})"
-    )
+    each = ", ".join(f"{run[0]:.2f}" for run in runs)
+    print(f"time: {seconds:.2f} s (best of {len(runs)}: {each})")
     print(f"records per second: {rate:,.0f} (target at least {TARGET_RATE:,})")
     print(f"peak memory: {peak_mb:.0f} MB (target under {TARGET_PEAK_MB} MB)")
     met = rate >= TARGET_RATE and peak_mb < TARGET_PEAK_MB
@@ -107,7 +106,7 @@ finally:
 
 
 def _check(trail: Path) -> tuple[float, float, int, int]:
-    """One run of the real CLI: seconds, peak MB of that process, findings, exit code."""
+    """One run of the real CLI: seconds, the child's peak MB, findings, exit code."""
     with tempfile.NamedTemporaryFile(suffix=".peak") as peak_file:
         command = [
             sys.executable,

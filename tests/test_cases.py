@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from tests.kms_state import (
     KEY_0987,
     KEY_1234,
     MRK,
+    Run,
     check_json,
     key_arn,
     kms_alias,
@@ -35,7 +37,7 @@ from tfdrift_hook.trust import ApplyWindow, Trust
 ARN_1234 = key_arn(KEY_1234)
 
 
-# -- A. who did it --------------------------------------------------------------------
+# -- A. who did it -----------------------------------------------------------------
 
 
 def test_case_01_assumed_role_session_names_the_person(
@@ -72,7 +74,7 @@ def test_case_19_console_reads_are_no_drift(real_inputs: Path, tmp_path: Path) -
     assert run.findings == []
 
 
-# -- B. which resource ------------------------------------------------------------------
+# -- B. which resource -------------------------------------------------------------
 
 
 def test_case_02_resources_arn_wins_over_aws_region(
@@ -187,7 +189,7 @@ def test_case_21_keys_and_aliases_made_by_hand_are_unmanaged(
     assert {key["user"], alias["user"]} == {"Alice"}
 
 
-# -- C. what changed ----------------------------------------------------------------------
+# -- C. what changed ---------------------------------------------------------------
 
 GRANT_REVOKED = "abcde1237f76e4ba7987489ac329fbfba6ad343d6f7075dbd1ef191f0120514a"
 GRANT_CREATED = "f020fe75197b93991dc8491d6f19dd3cebb24ee62277a05914386724f3d48758"
@@ -357,7 +359,7 @@ def test_case_30_crypto_reads_are_counted_not_judged(
     assert usage["reads"] == 2
 
 
-# -- D. is it really drift ----------------------------------------------------------------
+# -- D. is it really drift ---------------------------------------------------------
 
 
 def test_case_11_the_same_policy_in_other_json_changes_no_principal(
@@ -475,11 +477,11 @@ def test_case_16_a_trusted_principal_makes_terraforms_call_in_band(
     assert [item["timestamp"] for item in run.findings] == ["2022-09-01T21:40:02Z"]
 
 
-# -- helpers ------------------------------------------------------------------------------
+# -- helpers -----------------------------------------------------------------------
 
 
-def _one(run: object, rule: str) -> dict[str, object]:
-    findings = [item for item in run.findings if item["rule"] == rule]  # type: ignore[attr-defined]
+def _one(run: Run, rule: str) -> dict[str, Any]:
+    findings = [item for item in run.findings if item["rule"] == rule]
     assert len(findings) == 1, f"{rule}: {findings}"
     return findings[0]
 

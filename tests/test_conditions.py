@@ -50,7 +50,8 @@ def holds(condition: str, definitions: Definitions = NO_DEFINITIONS) -> bool:
             True,
         ),
         (
-            "drift.policy.external_principals intersects (x, arn:aws:iam::444455556666:root)",
+            "drift.policy.external_principals intersects "
+            "(x, arn:aws:iam::444455556666:root)",
             True,
         ),
         ("key.managed = true", True),

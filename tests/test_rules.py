@@ -42,7 +42,8 @@ def test_a_policy_change_with_an_external_principal_matches_two_rules() -> None:
 
     assert set(matched) == {"kms_key_policy_modified", "kms_key_policy_external_grant"}
     assert matched["kms_key_policy_modified"] == (
-        "KMS Key Policy Modified (key=arn:aws:kms:us-east-1:111122223333:key/k1 user=alice)"
+        "KMS Key Policy Modified "
+        "(key=arn:aws:kms:us-east-1:111122223333:key/k1 user=alice)"
     )
 
 
@@ -62,7 +63,8 @@ def test_every_broken_entry_is_reported_with_file_and_entry(tmp_path: Path) -> N
     rules = tmp_path / "rules.yaml"
     rules.write_text(
         "- rule: no_condition\n  output: x\n  priority: error\n"
-        "- rule: bad_priority\n  condition: evt.name = x\n  output: x\n  priority: loud\n"
+        "- rule: bad_priority\n  condition: evt.name = x\n"
+        "  output: x\n  priority: loud\n"
         "- something: else\n",
         encoding="utf-8",
     )

@@ -1,4 +1,4 @@
-"""tfdrift-hook: attribute out-of-band changes to Terraform-managed KMS keys and aliases.
+"""tfdrift-hook: who changed Terraform-managed KMS keys and aliases outside Terraform.
 
 The package reads Terraform's view of the KMS resources it manages, reads the CloudTrail
 management events of a window, and reports which of those resources were changed outside

@@ -11,9 +11,9 @@ ALIAS_PREFIX = "alias/"
 class KeyRef:
     """A KMS key or alias as a record or the state names it, split into its parts.
 
-    ``key_id`` is the bare id (a UUID or an ``mrk-`` id) and ``alias`` the alias name
-    (``alias/app``); at most one of them is set. ``region`` and ``account`` are None when
-    the text did not carry them (a bare id or alias name).
+    ``key_id`` is the bare id (a UUID or an ``mrk-`` id) and ``alias`` the alias
+    name (``alias/app``); at most one of them is set. ``region`` and ``account`` are
+    None when the text did not carry them (a bare id or alias name).
     """
 
     raw: str
@@ -27,7 +27,7 @@ class KeyRef:
         return self.alias is not None
 
     def key_arn(self, partition: str = "aws") -> str | None:
-        """The key ARN, when the reference names a key and carries region and account."""
+        """The key ARN, when the reference names a key with its region and account."""
         if self.key_id is None or self.region is None or self.account is None:
             return None
         return f"arn:{partition}:kms:{self.region}:{self.account}:key/{self.key_id}"

@@ -1,8 +1,8 @@
 """Changes: each attribute of each resource, from its value in state through the events.
 
 Events are applied in event order. The first change of an attribute starts from the
-value Terraform has in state; each later one starts where the previous one ended. When an
-attribute ends the window where it started, its changes are *reverted*: kept and
+value Terraform has in state; each later one starts where the previous one ended. When
+an attribute ends the window where it started, its changes are *reverted*: kept and
 reported, never dropped.
 
 The attribute vocabulary and the provider attributes it reads:

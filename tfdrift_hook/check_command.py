@@ -1,4 +1,4 @@
-"""``tfdrift-hook check``: build the request, run the check, report, choose the exit code."""
+"""``tfdrift-hook check``: build the request, run it, report and pick the exit code."""
 
 from __future__ import annotations
 
@@ -53,8 +53,11 @@ def _inventory(options: Mapping[str, Any]) -> Inventory:
     if state is not None and plan is not None:
         raise TfdriftError("give --state or --plan-json, not both")
 
-    if state is not None or plan is not None:
-        return load_inventory(Path(state or plan))
+    if state is not None:
+        return load_inventory(Path(state))
+
+    if plan is not None:
+        return load_inventory(Path(plan))
 
     return inventory_from_directory(Path(options.get("directory") or "."))
 

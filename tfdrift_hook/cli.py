@@ -105,7 +105,7 @@ def cli(verbose: int, quiet: bool) -> None:
     help="Report format: text or json (one JSON object a line); plugins add more.",
 )
 @click.pass_context
-def check(ctx: click.Context, **options: Any) -> None:
+def check(ctx: click.Context, /, **options: Any) -> None:
     """Report KMS changes made outside Terraform, with who and when."""
     ctx.exit(_run(_check, options))
 

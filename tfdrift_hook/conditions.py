@@ -68,7 +68,26 @@ def _position(exc: Any, text: str) -> int:
     return int(exc.pos_in_stream)
 
 
-_GRAMMAR = r"""
+# The words of the language. A field may not be one of them, so ``exists`` alone or
+# ``a and or b`` is an error at the keyword, not a field named ``exists`` or ``or``.
+# The inner lookahead still lets a field start with one (``index``, ``notes``).
+_KEYWORDS = (
+    "and",
+    "or",
+    "not",
+    "exists",
+    "in",
+    "intersects",
+    "contains",
+    "icontains",
+    "startswith",
+    "endswith",
+    "glob",
+)
+_NAME_CHAR = r"[A-Za-z0-9_.\[\]-]"
+_FIELD_PATTERN = rf"(?!({'|'.join(_KEYWORDS)})(?!{_NAME_CHAR}))[A-Za-z_]{_NAME_CHAR}*"
+
+_GRAMMAR = rf"""
 ?start: any
 ?any: all ("or" all)*            -> either
 ?all: negated ("and" negated)*   -> both
@@ -86,7 +105,7 @@ value: STRING                    -> text
 COMPARE: "<=" | ">=" | "!=" | "=" | "<" | ">" | "icontains" | "contains"
        | "startswith" | "endswith" | "glob"
 MEMBER: "in" | "intersects"
-FIELD: /(?!(and|or|not|exists|in|intersects|contains|icontains|startswith|endswith|glob)(?![A-Za-z0-9_.\[\]-]))[A-Za-z_][A-Za-z0-9_.\[\]-]*/
+FIELD: /{_FIELD_PATTERN}/
 WORD: /[^\s(),=<>!"']+/
 STRING: ESCAPED_STRING | SINGLE_QUOTED
 SINGLE_QUOTED: /'[^']*'/
@@ -132,7 +151,7 @@ def _expected(exc: Any) -> str:
     return f"condition does not parse (expected {', '.join(words)})"
 
 
-class _TreeBuilder(lark.Transformer):  # type: ignore[type-arg]
+class _TreeBuilder(lark.Transformer[lark.Token, Any]):
     """Lark parse trees into the plain tuples the compiler reads."""
 
     def either(self, children: list[Any]) -> Any:
@@ -252,7 +271,7 @@ def _present(value: Any) -> bool:
     return value is not MISSING and value is not None and value != [] and value != {}
 
 
-def _key(value: Any) -> Any:
+def _key(value: Any) -> str:
     """Values compare as text, so that ``true`` matches True and ``30`` matches 30."""
     if type(value) is str:
         return value

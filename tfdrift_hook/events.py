@@ -76,7 +76,10 @@ class KmsEvent:
 
 
 def parse_event_time(text: str) -> datetime:
-    """``eventTime`` as an aware UTC datetime; CloudTrail writes ``2022-09-01T20:06:16Z``."""
+    """``eventTime`` as an aware UTC datetime.
+
+    CloudTrail writes ``2022-09-01T20:06:16Z``; a time with no offset is read as UTC.
+    """
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
     moment = datetime.fromisoformat(text)

@@ -88,7 +88,7 @@ class Finding:
         return identity[1] if identity is not None else self.event.region
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON log line: the coverage document's keys first, then the added ones."""
+        """The JSON log line: the coverage document's keys first, then ours."""
         candidate = self.candidate
         event = candidate.event
         line: dict[str, Any] = {

@@ -40,8 +40,12 @@ PROJECT = "tfdrift_hook"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
+# pluggy never runs a hookspec's body; it reads the name, arguments and docstring. A
+# hookspec whose answer cannot be None raises NotImplementedError, so that the type
+# checker does not take its empty body for a missing return.
 
-# -- event sources ----------------------------------------------------------------------
+
+# -- event sources -----------------------------------------------------------------
 
 
 @hookspec
@@ -53,9 +57,10 @@ def tfdrift_event_sources(request: CheckRequest) -> Sequence[EventSource]:
     de-duplicated by ``eventID``. Return an empty sequence when the request does not
     configure the plugin's source.
     """
+    raise NotImplementedError
 
 
-# -- turning records into events ----------------------------------------------------------
+# -- turning records into events ---------------------------------------------------
 
 
 @hookspec(firstresult=True)
@@ -79,7 +84,7 @@ def tfdrift_normalize_record(
     """
 
 
-# -- rules and findings -------------------------------------------------------------------
+# -- rules and findings ------------------------------------------------------------
 
 
 @hookspec
@@ -88,6 +93,7 @@ def tfdrift_rule_files() -> Sequence[Path]:
 
     Called once per check; the files of every plugin are loaded, built-in ones first.
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -102,12 +108,13 @@ def tfdrift_filter_findings(
     """
 
 
-# -- reports ------------------------------------------------------------------------------
+# -- reports -----------------------------------------------------------------------
 
 
 @hookspec
 def tfdrift_report_formats() -> Sequence[str]:
     """The ``--format`` names this plugin can write."""
+    raise NotImplementedError
 
 
 @hookspec(firstresult=True)

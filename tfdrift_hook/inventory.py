@@ -521,7 +521,7 @@ def _plan_records(
 def _change_befores(
     doc: Mapping[str, Any], section: str, where: str, problems: Problems
 ) -> list[_Record]:
-    """The ``before`` object of each entry of ``resource_drift`` or ``resource_changes``.
+    """The ``before`` object of each ``resource_drift`` or ``resource_changes`` entry.
 
     Terraform 1.0 wrote entries without ``address``; it is rebuilt from
     ``module_address``, ``type``, ``name`` and ``index``.

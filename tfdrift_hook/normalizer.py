@@ -238,7 +238,7 @@ def _parse_deletion_date(text: Any) -> datetime | None:
 
     for candidate in (text, _MERIDIEM.sub("", text)):
         try:
-            moment = parser.parse(candidate)
+            moment: datetime = parser.parse(candidate)
         except (ValueError, OverflowError):
             continue
         if moment.tzinfo is None:

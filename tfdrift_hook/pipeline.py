@@ -9,10 +9,10 @@ the inventory, and the candidates they make are judged by the rules.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tfdrift_hook.errors import ExitCode
 from tfdrift_hook.events import KMS_EVENT_SOURCE, KmsEvent, parse_event_time
@@ -129,7 +129,10 @@ def _filtered(
     findings: list[Finding], request: CheckRequest, plugins: pluggy.PluginManager
 ) -> list[Finding]:
     for impl in reversed(plugins.hook.tfdrift_filter_findings.get_hookimpls()):
-        replaced = impl.function(findings=findings, request=request)
+        # pluggy types a hook function's result as object; the hookspec promises this.
+        replaced = cast(
+            "list[Finding] | None", impl.function(findings=findings, request=request)
+        )
         if replaced is not None:
             findings = list(replaced)
     return findings
@@ -152,7 +155,10 @@ class _Reader:
     ) -> None:
         self.since, self.until = window.bounds_text()
         self.resolve_actor = plugins.hook.tfdrift_resolve_actor
-        self.normalize = plugins.hook.tfdrift_normalize_record
+        # A hook call returns Any; this hook is firstresult, so one event or None.
+        self.normalize: Callable[..., KmsEvent | None] = (
+            plugins.hook.tfdrift_normalize_record
+        )
         self.problems = problems
         self.stats = stats
         self.inventory = inventory
@@ -207,7 +213,7 @@ class _Reader:
     def _event(self, record: Mapping[str, Any], where: str) -> KmsEvent | None:
         try:
             actor = self.resolve_actor(record=record)
-            return self.normalize(record=record, where=where, actor=actor)  # type: ignore[no-any-return]
+            return self.normalize(record=record, where=where, actor=actor)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             self.problems.add(where, f"cannot read this KMS record: {exc}", _RECORD_FIX)
             return None

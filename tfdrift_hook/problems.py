@@ -10,7 +10,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Problem:
-    """One file, object or record that was not read, and what the user can do about it."""
+    """One file, object or record that was not read, and what the user can do next."""
 
     where: str
     message: str

@@ -1,10 +1,10 @@
 """In band or out of band: whether Terraform, run where the user trusts, made a call.
 
 A call is in band only when two things hold: it carries the AWS provider's user agent,
-and it came from a trusted principal (an ARN glob the user gave) or from inside the window
-of an apply that touched the resource. The user agent alone can be forged, so it never
-makes a call in band by itself; Terraform's user agent from anyone else is a finding of
-its own (Terraform run outside the pipeline).
+and it came from a trusted principal (an ARN glob the user gave) or from inside the
+window of an apply that touched the resource. The user agent alone can be forged, so it
+never makes a call in band by itself; Terraform's user agent from anyone else is a
+finding of its own (Terraform run outside the pipeline).
 """
 
 from __future__ import annotations

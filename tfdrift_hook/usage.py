@@ -100,7 +100,7 @@ class UsageCounter:
 
 
 def _key_text(record: Mapping[str, Any]) -> str | None:
-    """The key a read used: an ARN in ``resources`` wins over the request's ``keyId``."""
+    """The key a read used; an ARN in ``resources`` wins over the request ``keyId``."""
     resources = record.get("resources")
     if isinstance(resources, list):
         for item in resources:

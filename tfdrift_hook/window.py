@@ -31,7 +31,8 @@ class Window:
 
     def __post_init__(self) -> None:
         if self.since and self.until and self.since > self.until:
-            msg = f"the window starts ({_text(self.since)}) after it ends ({_text(self.until)})"
+            since, until = _text(self.since), _text(self.until)
+            msg = f"the window starts ({since}) after it ends ({until})"
             raise WindowError(f"{msg}; swap --since and --until")
 
     @property

@@ -1,1 +1,1 @@
-"""Reporters: the built-in ways to write a check result (text for people, JSON lines)."""
+"""Reporters: the built-in writers of a check result (text for people, JSON lines)."""

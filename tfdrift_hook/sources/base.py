@@ -1,4 +1,4 @@
-"""What every event source provides: CloudTrail records, each with where it came from."""
+"""What every event source yields: CloudTrail records, each with where it came from."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ import re
 import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 import ijson
 import msgspec
@@ -73,7 +73,8 @@ except ImportError:  # ISA-L is optional; zlib inflates the same bytes at half t
     pass
 else:
     _decompressobj = isal_zlib.decompressobj
-    _INFLATE_ERRORS = (isal_zlib.error, EOFError)
+    # isal's stub declares ``error`` as an instance; at run time it is the class.
+    _INFLATE_ERRORS = (cast("type[Exception]", isal_zlib.error), EOFError)
 
 _FIX_PATH = "check the path and that it can be read"
 _FIX_FOLDER = (
