@@ -1240,8 +1240,9 @@ def _rotation(keys: Keys) -> list[Example]:
                 service_event=True,
             ),
             Expected(
-                "no finding",
+                "aws_service",
                 LEDGER,
+                "kms_key_rotated (informational)",
                 note="yearly rotation, the result of enable_key_rotation = true",
             ),
         ),
@@ -1299,7 +1300,12 @@ def _rotation(keys: Keys) -> list[Example]:
                 },
                 service_event=True,
             ),
-            Expected("no finding", PAYMENTS, note="AWS service event after E30"),
+            Expected(
+                "aws_service",
+                PAYMENTS,
+                "kms_key_rotated (informational)",
+                note="AWS service event after E30",
+            ),
         ),
     ]
 

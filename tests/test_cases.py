@@ -311,7 +311,8 @@ def test_case_08_odd_deletion_dates_and_multi_region_pending_state(
     assert (
         "deletion_date=2021-11-02T23:25:25Z" in schedules["aws_kms_key.hsm"]["output"]
     )
-    cancelled = _one(run, "kms_key_deletion_cancelled")
+    cancelled = _one(run, "kms_key_disabled")
+    assert cancelled["event"] == "CancelKeyDeletion"
     assert cancelled["address"] == "aws_kms_key.app"
     assert cancelled["changes"]["key_state"] == {
         "before": "Enabled",
