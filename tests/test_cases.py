@@ -355,9 +355,10 @@ def test_case_30_crypto_reads_are_counted_not_judged(
 
     assert run.rules() == ["kms_key_policy_modified"]
     usage = run.findings[0]["context"]["key_usage"]
-    # Decrypt, GenerateDataKey and DescribeKey read 1234abcd, but the published
-    # DescribeKey reuses the Decrypt's eventID, so it counts once.
-    assert usage["reads"] == 2
+    # Decrypt, GenerateDataKey and DescribeKey read 1234abcd; the published DescribeKey
+    # reuses the Decrypt's eventID, but it is another call, so both count.
+    assert usage["reads"] == 3
+    assert run.exit_code == 1
 
 
 # -- D. is it really drift ---------------------------------------------------------

@@ -445,3 +445,170 @@ def _policy(principal: str) -> str:
             ],
         }
     )
+
+
+def test_a_check_with_no_event_source_is_a_usage_error(state: Path) -> None:
+    run = run_cli("check", "--state", state)
+
+    assert run.exit_code == 2
+    assert "no event source: give --events PATH" in run.stderr
+
+
+def test_a_kms_write_this_version_does_not_model_is_shown_not_dropped(
+    state: Path, tmp_path: Path
+) -> None:
+    events = write_records(
+        tmp_path,
+        "events.json",
+        record("FrobnicateKey", {"keyId": KEY_1234}, "2026-11-30T10:00:00Z", "n1"),
+        record(
+            "ConnectCustomKeyStore",
+            {"customKeyStoreId": "cks-1"},
+            "2026-11-30T10:01:00Z",
+            "k1",
+        ),
+    )
+
+    run = check_json(state, events, extra=("--fail-on", "warning"))
+
+    assert run.rules() == ["kms_unmodelled_call"]
+    finding = run.findings[0]
+    assert finding["status"] == "unmodelled"
+    assert finding["address"] == APP
+    assert run.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"eventTime": None}, "eventTime is missing or not a string"),
+        ({"eventTime": "yesterday"}, "eventTime 'yesterday' is not an ISO-8601 time"),
+        ({"eventName": 5}, "eventName is missing or not a string"),
+        (
+            {
+                "eventName": "TagResource",
+                "requestParameters": {"keyId": KEY_1234, "tags": "x"},
+            },
+            "requestParameters.tags is str, not a list",
+        ),
+    ],
+)
+def test_a_broken_kms_record_is_named_and_the_others_still_count(
+    state: Path, tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    broken = {
+        **record("DisableKey", {"keyId": KEY_1234}, "2026-11-30T10:00:00Z", "b1"),
+        **change,
+    }
+    good = record(
+        "DisableKeyRotation", {"keyId": KEY_1234}, "2026-11-30T10:05:00Z", "g1"
+    )
+    events = write_records(tmp_path, "events.json", broken, good)
+
+    run = check_json(state, events)
+
+    assert run.exit_code == 3
+    assert run.rules() == ["kms_key_rotation_disabled"]
+    assert f"{events}#Records[0]" in run.stderr
+    assert message in run.stderr
+
+
+def test_a_record_without_a_region_still_finds_its_key(
+    state: Path, tmp_path: Path
+) -> None:
+    events = write_records(
+        tmp_path,
+        "events.json",
+        record(
+            "DisableKey",
+            {"keyId": KEY_0987},
+            "2026-11-30T10:00:00Z",
+            "r1",
+            awsRegion=None,
+        ),
+    )
+
+    run = check_json(state, events)
+
+    finding = run.findings[0]
+    assert finding["address"] == "aws_kms_key.logs"
+    assert finding["resource"] == key_arn(KEY_0987)
+
+
+def test_an_unreadable_previous_policy_does_not_hide_a_new_external_grant(
+    state: Path, tmp_path: Path
+) -> None:
+    external = "arn:aws:iam::444455556666:root"
+    events = write_records(
+        tmp_path,
+        "events.json",
+        record(
+            "PutKeyPolicy",
+            {"keyId": KEY_1234, "policy": "{not json"},
+            "2026-11-30T10:00:00Z",
+            "p1",
+        ),
+        record(
+            "PutKeyPolicy",
+            {"keyId": KEY_1234, "policy": _policy(external)},
+            "2026-11-30T10:05:00Z",
+            "p2",
+        ),
+    )
+
+    run = check_json(state, events)
+
+    grant = next(
+        i for i in run.findings if i["rule"] == "kms_key_policy_external_grant"
+    )
+    assert grant["event_id"] == "p2"
+    assert grant["changes"]["policy"]["external_principals"] == [external]
+    first = next(i for i in run.findings if i["event_id"] == "p1")
+    assert "cannot be read" in first["changes"]["policy"]["policy_error"]
+
+
+def test_two_different_calls_with_one_event_id_are_both_read(
+    state: Path, tmp_path: Path
+) -> None:
+    first = write_records(
+        tmp_path,
+        "a.json",
+        record("EnableKey", {"keyId": KEY_1234}, "2026-11-30T10:00:00Z", "same"),
+    )
+    second = write_records(
+        tmp_path,
+        "b.json",
+        record(
+            "ScheduleKeyDeletion", {"keyId": KEY_1234}, "2026-11-30T10:05:00Z", "same"
+        ),
+    )
+
+    run = check_json(state, first, second)
+
+    assert "kms_key_deletion_scheduled" in run.rules()
+    assert "eventID same also names a different call" in run.stderr
+
+
+def test_values_anyone_can_set_cannot_drive_the_terminal(
+    state: Path, tmp_path: Path
+) -> None:
+    sneaky = (
+        "x\u001b[2J\n0 findings (none).\nNothing at or above --fail-on error (exit 0)."
+    )
+    events = write_records(
+        tmp_path,
+        "events.json",
+        record(
+            "UpdateKeyDescription",
+            {"keyId": KEY_1234, "description": sneaky},
+            "2026-11-30T10:00:00Z",
+            "d1",
+        ),
+    )
+
+    run = run_cli("check", "--state", state, "--events", events)
+
+    assert "\u001b" not in run.stdout
+    assert "x\\x1b[2J\\x0a0 findings (none).\\x0aNothing at or above" in run.stdout
+    lines = run.stdout.splitlines()
+    assert not any(line.startswith("0 findings") for line in lines)

@@ -104,3 +104,45 @@ def test_rule_files_that_are_not_lists_are_refused(tmp_path: Path) -> None:
 )
 def test_priorities_are_falcos(text: str, name: str) -> None:
     assert priority_name(text) == name
+
+
+def test_a_field_nobody_has_is_an_error_not_a_rule_that_never_fires(
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        '- rule: typo\n  condition: evt.nme = "DisableKey"\n  output: x\n'
+        "  priority: error\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(RuleError, match="rule 'typo': unknown field 'evt.nme'"):
+        load_rule_files([rules])
+
+
+def test_a_rule_of_the_same_name_replaces_and_enabled_false_disables(
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "- rule: kms_key_tags_changed\n  condition: evt.name = TagResource\n"
+        "  output: tags %user\n  priority: critical\n"
+        "- rule: kms_key_disabled\n  enabled: false\n",
+        encoding="utf-8",
+    )
+
+    rule_set = load_rule_files([BUILTIN_RULES, rules])
+
+    by_name = {rule.name: rule for rule in rule_set.rules}
+    assert [rule.name for rule in rule_set.rules].count("kms_key_tags_changed") == 1
+    assert by_name["kms_key_tags_changed"].priority == "critical"
+    assert by_name["kms_key_tags_changed"].source == f"{rules}: entry 1"
+    assert by_name["kms_key_disabled"].enabled is False
+
+
+def test_a_rule_file_that_is_not_text_is_refused(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_bytes(bytes(range(128, 256)))
+
+    with pytest.raises(RuleError, match="not UTF-8 text"):
+        load_rule_files([rules])

@@ -56,3 +56,15 @@ def test_bounds_compare_as_cloudtrail_writes_event_time() -> None:
     assert window.bounds_text() == ("2026-11-30T12:00:00Z", None)
     assert window.describe() == "2026-11-30T12:00:00Z to the last record"
     assert Window().describe() == "every record given (no --since/--until)"
+
+
+@pytest.mark.parametrize("text", ["1000000d", "999999w", "9999999999999999999999h"])
+def test_a_span_too_long_for_the_calendar_is_an_error(text: str) -> None:
+    with pytest.raises(WindowError, match="reaches back before the year 1"):
+        parse_bound(text, NOW, "--since")
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59Z", "2026-12-04"])
+def test_a_bound_in_the_future_is_an_error(text: str) -> None:
+    with pytest.raises(WindowError, match="is in the future"):
+        parse_bound(text, NOW, "--since")

@@ -39,7 +39,12 @@ from typing import Any
 from tfdrift_hook.arns import parse_key_ref
 from tfdrift_hook.events import KmsEvent
 from tfdrift_hook.inventory import ManagedResource
-from tfdrift_hook.policy_diff import PolicyError, diff_policies, policies_equal
+from tfdrift_hook.policy_diff import (
+    PolicyError,
+    diff_policies,
+    normalize_policy,
+    policies_equal,
+)
 
 #: Attributes whose change is a change of the key policy.
 POLICY = "policy"
@@ -178,12 +183,7 @@ def describe(change: Change, key_account: str | None) -> None:
     """Add the details a person needs to read a change: principals, tag keys."""
     if change.attribute == POLICY:
         bypass = bool(change.event.details.get("bypass_lockout_check"))
-        try:
-            diff = diff_policies(change.before, change.after, key_account, bypass)
-        except PolicyError as exc:
-            change.detail["policy_error"] = f"the policy could not be compared: {exc}"
-        else:
-            change.detail.update(diff.to_json())
+        change.detail.update(_policy_detail(change, key_account, bypass))
         change.detail["policy_name"] = change.event.details.get(
             "policy_name", "default"
         )
@@ -197,6 +197,32 @@ def describe(change: Change, key_account: str | None) -> None:
         for name in ("expiration_model", "valid_to"):
             if change.event.details.get(name):
                 change.detail[name] = change.event.details[name]
+
+
+def _policy_detail(
+    change: Change, key_account: str | None, bypass: bool
+) -> dict[str, Any]:
+    """The statement diff; an unreadable old policy still lets the new one be judged."""
+    try:
+        return diff_policies(change.before, change.after, key_account, bypass).to_json()
+    except PolicyError as exc:
+        after_error = f"the new policy cannot be read: {exc}"
+        if not _readable(change.after):
+            return {"policy_error": after_error}
+
+    detail = diff_policies(None, change.after, key_account, bypass).to_json()
+    detail["policy_error"] = (
+        "the previous policy cannot be read; the new one is judged alone"
+    )
+    return detail
+
+
+def _readable(policy: Any) -> bool:
+    try:
+        normalize_policy(policy)
+    except PolicyError:
+        return False
+    return policy is not None
 
 
 def _tag_detail(before: Any, after: Any) -> dict[str, Any]:

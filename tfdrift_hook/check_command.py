@@ -29,11 +29,15 @@ def run_check_command(
     plugins = build_plugin_manager(environ)
     report_format = _report_format(plugins, str(options["report_format"]))
     request = build_request(options, datetime.now(timezone.utc))
+    if not request.inventory.resources:
+        logger.warning(
+            "%s holds no KMS resource: every key in the events is unmanaged; "
+            "is this the right state (--state, --plan-json, -C)?",
+            request.inventory.source,
+        )
     rules = load_rules(plugins, request)
     result = run_check(request, plugins.manager, rules)
-    plugins.manager.hook.tfdrift_report(
-        result=result, format=report_format, stream=stream
-    )
+    report(result, plugins, report_format, stream)
     return int(result.exit_code())
 
 
@@ -83,9 +87,34 @@ def _report_format(plugins: Plugins, wanted: str) -> str:
     return wanted
 
 
+class ReportWriteError(TfdriftError):
+    """The report could not be written (a full disk, a closed terminal)."""
+
+
 def report(
     result: CheckResult, plugins: Plugins, report_format: str, stream: TextIO
 ) -> None:
-    plugins.manager.hook.tfdrift_report(
-        result=result, format=report_format, stream=stream
-    )
+    """Write the report; a reader that stopped early (``| head``) is no error."""
+    try:
+        plugins.manager.hook.tfdrift_report(
+            result=result, format=report_format, stream=stream
+        )
+        stream.flush()
+    except BrokenPipeError:
+        _silence(stream)
+    except OSError as exc:
+        msg = f"cannot write the report: {exc.strerror or exc}"
+        raise ReportWriteError(
+            f"{msg}; free space or write the report elsewhere"
+        ) from exc
+
+
+def _silence(stream: TextIO) -> None:
+    """Point the dead pipe at /dev/null, so the interpreter's own flush is quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -104,9 +104,13 @@ def cli(verbose: int, quiet: bool) -> None:
     show_default=True,
     help="Report format: text or json (one JSON object a line); plugins add more.",
 )
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on standard error.")
 @click.pass_context
-def check(ctx: click.Context, /, **options: Any) -> None:
+def check(ctx: click.Context, /, verbose: int, quiet: bool, **options: Any) -> None:
     """Report KMS changes made outside Terraform, with who and when."""
+    if verbose or quiet:
+        _configure_logging(verbose, quiet)
     ctx.exit(_run(_check, options))
 
 

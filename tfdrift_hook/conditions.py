@@ -44,6 +44,8 @@ class Definitions:
 
     macros: Mapping[str, str]
     lists: Mapping[str, Sequence[Any]]
+    #: Whether a field name is one the candidates have; None accepts any name.
+    known_field: Callable[[str], bool] | None = None
 
 
 def compile_condition(text: str, definitions: Definitions) -> Predicate:
@@ -219,6 +221,9 @@ class _Compiler:
 
     def _leaf(self, node: Any) -> Predicate:
         kind = node[0]
+        if kind != "macro":
+            self._check_field(node[1])
+
         if kind == "exists":
             name = node[1]
             return lambda fields: _present(fields.get(name, MISSING))
@@ -230,6 +235,11 @@ class _Compiler:
             return self._set(node[1], node[2], node[3])
 
         return _compare(node[1], node[2], _literal(node[3]))
+
+    def _check_field(self, name: str) -> None:
+        known = self.definitions.known_field
+        if known is not None and not known(name):
+            raise ConditionError(f"unknown field {name!r}", self.text)
 
     def _macro(self, name: str) -> Predicate:
         condition = self.definitions.macros.get(name)

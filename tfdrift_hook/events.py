@@ -23,6 +23,7 @@ class Status:
     UNATTRIBUTABLE = "unattributable"
     TERRAFORM_OUTSIDE_PIPELINE = "terraform_outside_pipeline"
     AWS_SERVICE = "aws_service"
+    UNMODELLED = "unmodelled"
 
 
 @dataclass

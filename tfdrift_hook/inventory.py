@@ -265,10 +265,16 @@ def _shown_state(directory: Path) -> tuple[dict[str, Any] | None, str]:
         return None, "terraform is not on PATH (install it or set TERRAFORM_BINARY)"
 
     try:
-        return terraform_cli.show_json(directory), ""
+        document = terraform_cli.show_json(directory)
     except terraform_cli.TerraformError as exc:
         logger.warning("%s", exc)
         return None, str(exc)
+
+    # With no state at all Terraform prints only the format version; that is a
+    # directory without a state, not a configuration that manages nothing.
+    if "values" not in document:
+        return None, "`terraform show -json` found no state there"
+    return document, ""
 
 
 def inventory_from_document(doc: Mapping[str, Any], where: str) -> Inventory:

@@ -56,6 +56,18 @@ READ_ONLY_CALLS = frozenset(
 )
 
 
+#: Calls on custom key stores: they change no key and no alias.
+KEY_STORE_CALLS = frozenset(
+    {
+        "CreateCustomKeyStore",
+        "UpdateCustomKeyStore",
+        "DeleteCustomKeyStore",
+        "ConnectCustomKeyStore",
+        "DisconnectCustomKeyStore",
+    }
+)
+
+
 def normalize_record(record: Record, where: str, actor: Actor) -> KmsEvent | None:
     """The KMS event of one record, or None when the record is not a KMS call."""
     if record.get("eventSource") != KMS_EVENT_SOURCE:
@@ -63,6 +75,10 @@ def normalize_record(record: Record, where: str, actor: Actor) -> KmsEvent | Non
 
     event = _base_event(record, where, actor)
     if event.read_only or event.failed:
+        return event
+
+    if event.name in KEY_STORE_CALLS:
+        event.details["key_store"] = True
         return event
 
     reader = READERS.get(event.name)
@@ -80,13 +96,19 @@ def is_modelled(name: str) -> bool:
 
 
 def _base_event(record: Record, where: str, actor: Actor) -> KmsEvent:
-    name = str(record.get("eventName") or "")
+    name = record.get("eventName")
+    if not isinstance(name, str) or not name:
+        raise ValueError("eventName is missing or not a string")
+
+    stamp = record.get("eventTime")
+    if not isinstance(stamp, str):
+        raise ValueError("eventTime is missing or not a string")
     region = str(record.get("awsRegion") or "")
     account = _account(record)
     event = KmsEvent(
         event_id=str(record.get("eventID") or ""),
         name=name,
-        time=parse_event_time(str(record.get("eventTime"))),
+        time=_event_time(stamp),
         region=region,
         account=account,
         actor=actor,
@@ -102,6 +124,13 @@ def _base_event(record: Record, where: str, actor: Actor) -> KmsEvent:
         event.region = event.key.region
         event.account = event.key.account or account
     return event
+
+
+def _event_time(text: str) -> datetime:
+    try:
+        return parse_event_time(text)
+    except ValueError as exc:
+        raise ValueError(f"eventTime {text[:40]!r} is not an ISO-8601 time") from exc
 
 
 def is_read_only(record: Record) -> bool:
@@ -336,8 +365,10 @@ def _untag_resource(event: KmsEvent, request: Record, record: Record) -> None:
 
 
 def _tag_dict(tags: Any) -> dict[str, str]:
-    if not isinstance(tags, list):
+    if tags is None:
         return {}
+    if not isinstance(tags, list):
+        raise ValueError(f"requestParameters.tags is {type(tags).__name__}, not a list")
     pairs = (_tag_pair(tag) for tag in tags if isinstance(tag, Mapping))
     return {key: value for key, value in pairs if key is not None}
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from tfdrift_hook.errors import ExitCode
+from tfdrift_hook.errors import ExitCode, TfdriftError
 from tfdrift_hook.events import KMS_EVENT_SOURCE, KmsEvent, parse_event_time
 from tfdrift_hook.findings import Finding, judge
 from tfdrift_hook.inventory import Inventory
@@ -114,15 +114,23 @@ def run_check(
         findings=findings,
         problems=problems,
         stats=stats,
-        notes=rebuild.notes,
+        notes=reader.notes + rebuild.notes,
         in_band=rebuild.in_band,
         usage=reader.usage,
     )
 
 
+class NoSourceError(TfdriftError):
+    """A check with nowhere to read events from would always look clean."""
+
+
 def _sources(request: CheckRequest, plugins: pluggy.PluginManager) -> list[EventSource]:
     provided = plugins.hook.tfdrift_event_sources(request=request)
-    return [source for group in reversed(provided) for source in group]
+    sources = [source for group in reversed(provided) for source in group]
+    if not sources:
+        msg = "no event source: give --events PATH (CloudTrail files or a directory)"
+        raise NoSourceError(msg)
+    return sources
 
 
 def _filtered(
@@ -162,7 +170,8 @@ class _Reader:
         self.problems = problems
         self.stats = stats
         self.inventory = inventory
-        self.seen: set[str] = set()
+        self.seen: dict[str, int] = {}
+        self.notes: list[str] = []
         self.writes: list[KmsEvent] = []
         self.reads = UsageCounter(inventory, self.resolve_actor)
         self.usage = self.reads.usage
@@ -172,7 +181,7 @@ class _Reader:
             if record.get("eventSource") != KMS_EVENT_SOURCE:
                 continue
             self.stats.kms_records += 1
-            if not self._in_window(record, where) or self._duplicate(record):
+            if not self._in_window(record, where) or self._duplicate(record, where):
                 continue
             if is_read_only(record):
                 self.stats.reads += 1
@@ -198,16 +207,28 @@ class _Reader:
             self.stats.outside_window += 1
         return inside
 
-    def _duplicate(self, record: Mapping[str, Any]) -> bool:
+    def _duplicate(self, record: Mapping[str, Any], where: str) -> bool:
+        """The same record seen again: same eventID, same call, same time."""
         event_id = record.get("eventID")
         if not isinstance(event_id, str):
             return False
 
-        if event_id in self.seen:
+        fingerprint = hash((record.get("eventName"), record.get("eventTime")))
+        if event_id not in self.seen:
+            self.seen[event_id] = fingerprint
+            return False
+
+        if self.seen[event_id] == fingerprint:
             self.stats.duplicates += 1
             return True
 
-        self.seen.add(event_id)
+        # Nothing is lost (both are read), but CloudTrail never reuses an eventID, so
+        # the records were edited or assembled by hand somewhere.
+        note = (
+            f"{where}: eventID {event_id} also names a different call; both were read"
+        )
+        logger.warning("%s", note)
+        self.notes.append(note)
         return False
 
     def _event(self, record: Mapping[str, Any], where: str) -> KmsEvent | None:

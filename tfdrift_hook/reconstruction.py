@@ -79,8 +79,17 @@ class Reconstruction:
             self._note_failure(event)
             return None
 
+        if event.details.get("key_store"):
+            logger.debug(
+                "%s at %s concerns a key store, no key", event.name, event.where
+            )
+            return None
+
         self.resolver.remember(event)
         target = self.resolver.target(event)
+        if event.details.get("unmodelled"):
+            # A write this version does not know; it may still change a managed key.
+            return Candidate(Status.UNMODELLED, event, target)
         if target.subject == Subject.AWS_MANAGED:
             return None
 

@@ -91,7 +91,7 @@ class Resolver:
         if is_aws_managed_alias(alias):
             return Target(Subject.AWS_MANAGED, identity, arn=arn)
 
-        resource = self.inventory.alias(event.region, alias)
+        resource = self.inventory.alias(event.region or None, alias)
         if resource is None:
             return Target(Subject.UNMANAGED, identity, None, "aws_kms_alias", arn)
 
@@ -105,9 +105,12 @@ class Resolver:
                 return Target(Subject.AWS_MANAGED)
             return Target(Subject.UNATTRIBUTABLE)
 
+        # A record without a Region still finds a key whose id is in one Region only.
+        resource = self.inventory.key(region or None, key_id)
+        if resource is not None and not region:
+            region = resource.region or ""
         identity = ("key", region, key_id)
         arn = _key_arn(ref, region, key_id, event.account)
-        resource = self.inventory.key(region, key_id)
         if resource is None:
             kind = _unmanaged_type(event)
             return Target(Subject.UNMANAGED, identity, None, kind, arn)

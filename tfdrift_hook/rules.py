@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
+from tfdrift_hook.actors import Actor
 from tfdrift_hook.conditions import (
     ConditionError,
     Definitions,
@@ -39,6 +41,34 @@ _PRIORITY_ALIASES = {"info": "informational", "warn": "warning", "err": "error"}
 BUILTIN_RULES = Path(__file__).with_name("rules") / "builtin.yaml"
 
 _FIELD = re.compile(r"%([A-Za-z_][A-Za-z0-9_.\-\[\]]*[A-Za-z0-9_\]])")
+
+
+#: Fields every candidate has; ``drift.``, ``actor.`` and ``key.`` name families.
+FIELDS = frozenset(
+    {
+        "cloud.service",
+        "evt.name",
+        "evt.id",
+        "evt.time",
+        "evt.type",
+        "status",
+        "resource",
+        "address",
+        "terraform.type",
+        "region",
+        "account",
+        "user",
+    }
+)
+FIELD_FAMILIES = ("drift.", "key.")
+ACTOR_FIELDS = frozenset(f"actor.{item.name}" for item in dataclass_fields(Actor))
+
+
+def is_known_field(name: str) -> bool:
+    """Whether rules can name this field (a typo would make a rule never fire)."""
+    if name in FIELDS or name in ACTOR_FIELDS:
+        return True
+    return name.startswith(FIELD_FAMILIES) and len(name) > len("key.")
 
 
 class RuleError(TfdriftError):
@@ -104,7 +134,7 @@ class RuleSet:
 
     def compile(self) -> None:
         """Compile every enabled rule; every broken condition is reported at once."""
-        definitions = Definitions(self.macros, self.lists)
+        definitions = Definitions(self.macros, self.lists, is_known_field)
         errors: list[str] = []
         for rule in self.rules:
             try:
@@ -131,6 +161,9 @@ def _read_entries(path: Path) -> list[Any]:
         entries = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise RuleError(f"{path}: cannot read rule file: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        msg = f"{path}: not UTF-8 text (byte {exc.start}); a rule file is YAML"
+        raise RuleError(msg) from exc
     except yaml.YAMLError as exc:
         raise RuleError(f"{path}: not valid YAML: {exc}") from exc
 
@@ -170,10 +203,25 @@ def _add_entry(rule_set: RuleSet, entry: Any, where: str) -> None:
         return
 
     if "rule" in entry:
-        rule_set.rules.append(_rule(entry, where))
+        _add_rule(rule_set, entry, where)
         return
 
     raise ValueError("entry has none of the keys rule, macro or list")
+
+
+def _add_rule(rule_set: RuleSet, entry: Mapping[str, Any], where: str) -> None:
+    """A new rule, a rule of the same name replaced, or one switched on or off."""
+    name = str(entry["rule"])
+    existing = next((rule for rule in rule_set.rules if rule.name == name), None)
+    if existing is not None and set(entry) <= {"rule", "enabled"}:
+        existing.enabled = bool(entry.get("enabled", True))
+        return
+
+    rule = _rule(entry, where)
+    if existing is None:
+        rule_set.rules.append(rule)
+    else:
+        rule_set.rules[rule_set.rules.index(existing)] = rule
 
 
 def _rule(entry: Mapping[str, Any], where: str) -> Rule:

@@ -58,13 +58,28 @@ def parse_bound(text: str | None, now: datetime, option: str) -> datetime | None
         return None
 
     span = _SPAN.match(text)
-    if span is not None:
-        amount, unit = int(span.group(1)), _UNITS[span.group(2).lower()]
+    moment = _span_back(span, now, option) if span else _iso_time(text, option)
+    if option == "--since" and moment > now:
+        # An end in the future is harmless; a start there would search nothing.
+        raise WindowError(f"{option} {text!r} is in the future (now is {_text(now)})")
+    return moment
+
+
+def _span_back(span: re.Match[str], now: datetime, option: str) -> datetime:
+    amount, unit = int(span.group(1)), _UNITS[span.group(2).lower()]
+    try:
         return now - timedelta(**{unit: amount})
+    except OverflowError as exc:
+        msg = f"{option} {span.group(0).strip()!r} reaches back before the year 1"
+        raise WindowError(f"{msg}; give a shorter span or an ISO-8601 time") from exc
+
+
+def _iso_time(text: str, option: str) -> datetime:
+    from dateutil import parser
 
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
+        moment: datetime = parser.isoparse(text.strip())
+    except (ValueError, OverflowError) as exc:
         msg = (
             f"{option} {text!r} is neither an ISO-8601 time "
             "(2026-11-30T12:00:00Z) nor a span back from now (90m, 72h, 7d, 2w)"

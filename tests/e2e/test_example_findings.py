@@ -12,7 +12,6 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -73,7 +72,9 @@ def test_every_record_gets_the_status_its_author_expected(
     wrong = []
     for example in examples:
         expected = example.expected.status
-        got = {item["status"] for item in _findings_of(example.record["eventID"], findings)}
+        got = {
+            item["status"] for item in _findings_of(example.record["eventID"], findings)
+        }
         if expected in SILENT and got:
             wrong.append(f"{example.label}: expected no finding, got {sorted(got)}")
         if expected not in SILENT and expected not in got:

@@ -36,10 +36,31 @@ _STATUS_WORDS = {
 }
 
 
+#: Longest line written; values anyone can set (tags, names) must not flood a log.
+MAX_LINE = 2000
+
+# Control characters and bidirectional overrides in values that someone outside the
+# pipeline can set (tags, descriptions, user names) would let them move the cursor,
+# clear the screen or print fake summary lines; they are written as escapes instead.
+_UNSAFE = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in [*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F)]
+    + list(range(0x2066, 0x206A))
+}
+
+
 def write_text(result: CheckResult, stream: TextIO) -> None:
     lines = [*_header(result), *_problems(result), *_findings(result.findings)]
     lines += [*_notes(result), *_footer(result)]
-    stream.write("\n".join(lines) + "\n")
+    stream.write("\n".join(safe_line(line) for line in lines) + "\n")
+
+
+def safe_line(line: str) -> str:
+    """One line as it may reach a terminal: no control characters, bounded length."""
+    text = line.translate(_UNSAFE)
+    if len(text) <= MAX_LINE:
+        return text
+    return f"{text[:MAX_LINE]}... ({len(text) - MAX_LINE} more characters)"
 
 
 def _header(result: CheckResult) -> list[str]:
@@ -163,6 +184,8 @@ def _policy_text(detail: dict[str, Any]) -> str:
         parts.append("LOCKOUT RISK: the account's own admin statement is gone")
     if detail.get("bypass_lockout_check"):
         parts.append("lockout safety check bypassed")
+    if detail.get("policy_error"):
+        parts.append(str(detail["policy_error"]))
     return "; ".join(parts) or "statements changed, principals the same"
 
 
