@@ -60,6 +60,8 @@ def kms_key(
         "tags_all": {},
     }
     values.update(attributes)
+    if "tags" in attributes and "tags_all" not in attributes:
+        values["tags_all"] = dict(attributes["tags"])  # as the provider writes it
     return _resource("aws_kms_key", name, values, index, module)
 
 

@@ -51,7 +51,7 @@ def test_case_01_role_session_names_the_person_not_the_role(real_inputs: Path) -
     assert actor.role_arn == "arn:aws:iam::111122223333:role/Administrators"
     assert actor.account == "111122223333"
     assert actor.mfa is True
-    assert actor.principal_arn == "arn:aws:iam::111122223333:role/Administrators"
+    assert actor.role_arn == "arn:aws:iam::111122223333:role/Administrators"
 
 
 def test_case_01_fills_the_record_level_fields(real_inputs: Path) -> None:

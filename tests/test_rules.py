@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tfdrift_hook.rules import BUILTIN_RULES, RuleError, load_rule_files, priority_name
+from tfdrift_hook.priorities import priority_name
+from tfdrift_hook.rules import BUILTIN_RULES, RuleError, load_rule_files
 
 POLICY_CHANGE = {
     "cloud.service": "kms",

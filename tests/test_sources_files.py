@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import importlib.util
 import json
 import logging
+import os
 import re
 import sys
+import threading
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -505,6 +509,245 @@ def test_text_written_by_windows_tools_is_read(tmp_path: Path) -> None:
     assert not problems
 
 
+def test_a_cut_line_that_names_no_wanted_source_is_reported(tmp_path: Path) -> None:
+    # Line 2 is cut inside its eventSource, so it never names kms.amazonaws.com;
+    # line 3 is whole S3 record and line 4 a bare number, neither of them KMS.
+    lines = [
+        json.dumps(event("EnableKey")),
+        '{"eventSource": "s3.amaz',
+        json.dumps(event("GetObject", "s3.amazonaws.com")),
+        "42",
+        json.dumps(event("DisableKey")),
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    found, problems = read(path, sources=KMS)
+
+    assert wheres(found) == [f"{path}:line 1", f"{path}:line 5"]
+    # The cut line is 24 characters long, so its data ends at column 25.
+    assert [(p.where, p.message, p.fix) for p in problems.items] == [
+        (
+            f"{path}:line 2",
+            "is not valid JSON: unexpected end of data at column 25",
+            "correct or remove that line",
+        ),
+        (f"{path}:line 4", "is a JSON number, not a record", files._FIX_SHAPE),
+    ]
+
+
+def test_nesting_too_deep_to_parse_is_a_problem_of_its_file(tmp_path: Path) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    trail = tmp_path / "trail.json"
+    trail.write_bytes(b'{"Records":[' + deep + b"]}")
+    listed = tmp_path / "list.json"
+    listed.write_bytes(deep)
+    gzipped = tmp_path / "trail.json.gz"
+    gzipped.write_bytes(gzip.compress(b'{"Events":[' + deep + b"]}"))
+    good = write_json(tmp_path / "good.json", event("DisableKey"))
+
+    for sources in (None, KMS):
+        found, problems = read(trail, listed, gzipped, good, sources=sources)
+
+        assert wheres(found) == [str(good)]
+        assert [(p.where, p.message, p.fix) for p in problems.items] == [
+            (str(path), "is nested too deeply to read", files._FIX_DEPTH)
+            for path in (trail, listed, gzipped)
+        ]
+
+
+def test_a_line_nested_too_deep_is_a_problem_of_that_line(tmp_path: Path) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    lines = [
+        json.dumps(event("EnableKey")),
+        '{"eventSource": "kms.amazonaws.com", "x": ' + deep + "}",
+        json.dumps(event("DisableKey")),
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+    for sources in (None, KMS):
+        found, problems = read(path, sources=sources)
+
+        assert wheres(found) == [f"{path}:line 1", f"{path}:line 3"]
+        assert [(p.where, p.message) for p in problems.items] == [
+            (f"{path}:line 2", "is nested too deeply to read")
+        ]
+
+
+def test_a_broken_list_of_records_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "list.json"
+    path.write_text('[{"eventName": "x"},', encoding="utf-8")
+    good = write_json(tmp_path / "good.json", event("DisableKey"))
+
+    found, problems = read(path, good)
+
+    assert wheres(found) == [str(good)]
+    # The text is 20 characters long; the next value was due at column 21.
+    assert [(p.where, p.message) for p in problems.items] == [
+        (str(path), "is not valid JSON: unexpected end of data at line 1 column 21")
+    ]
+
+
+#: Every byte value once: NUL first, and nothing any JSON text could start with.
+BINARY = bytes(range(256)) * 4
+
+
+def test_binary_data_is_not_taken_for_text_in_another_encoding(
+    tmp_path: Path,
+) -> None:
+    inner = gzip.compress(json.dumps({"Records": [event("EnableKey")]}).encode())
+    twice = tmp_path / "twice.json.gz"
+    twice.write_bytes(gzip.compress(inner))
+    noise = tmp_path / "noise.json.gz"
+    noise.write_bytes(gzip.compress(BINARY))
+    lines = tmp_path / "noise.jsonl.gz"
+    lines.write_bytes(gzip.compress(BINARY))
+    plain = tmp_path / "noise.json"
+    plain.write_bytes(BINARY)
+    good = write_json(tmp_path / "good.json", event("DisableKey"))
+
+    found, problems = read(twice, noise, lines, plain, good, sources=KMS)
+
+    assert wheres(found) == [str(good)]
+    gzipped = "is not JSON text (binary data; was it compressed twice?)"
+    assert [(p.where, p.message, p.fix) for p in problems.items] == [
+        (str(twice), gzipped, files._FIX_TWICE),
+        (str(noise), gzipped, files._FIX_TWICE),
+        (str(lines), gzipped, files._FIX_TWICE),
+        (str(plain), "is not JSON text (binary data)", files._FIX_BINARY),
+    ]
+
+
+def test_broken_utf16_is_reported_not_raised(tmp_path: Path) -> None:
+    # A byte order mark, then an odd number of bytes: no UTF-16 text ends that way.
+    path = tmp_path / "broken.json"
+    path.write_bytes(codecs.BOM_UTF16_LE + b"{\x00}")
+
+    _, problems = read(path)
+
+    # Byte 0 is the first byte of the mark, which UTF-8 never starts with.
+    assert [(p.where, p.message) for p in problems.items] == [
+        (str(path), "is not UTF-8 text (byte offset 0)")
+    ]
+
+
+def test_empty_files_are_problems_whatever_their_name(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(b"")
+    blank = tmp_path / "blank.jsonl"
+    blank.write_bytes(b"\n  \r\n\t\n")
+    inflated_empty = tmp_path / "nothing.ndjson.gz"
+    inflated_empty.write_bytes(gzip.compress(b""))
+    mark_only = tmp_path / "notepad.json"
+    mark_only.write_bytes(codecs.BOM_UTF8 + b"\n")
+    good = write_json(tmp_path / "good.json", event("DisableKey"))
+
+    found, problems = read(empty, blank, inflated_empty, mark_only, good)
+
+    assert wheres(found) == [str(good)]
+    assert [(p.where, p.message, p.fix) for p in problems.items] == [
+        (str(path), "is empty", files._FIX_EMPTY)
+        for path in (empty, blank, inflated_empty, mark_only)
+    ]
+
+
+class Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def debug_log() -> Iterator[Collected]:
+    """Each record of the reader's logger once, whatever another test left set up."""
+    reader_logger = logging.getLogger(files.__name__)
+    handler = Collected()
+    level = reader_logger.level
+    reader_logger.addHandler(handler)
+    reader_logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        reader_logger.removeHandler(handler)
+        reader_logger.setLevel(level)
+
+
+def test_linked_folders_are_walked_and_a_loop_is_read_once(
+    tmp_path: Path, debug_log: Collected
+) -> None:
+    trail = tmp_path / "trail"
+    day = trail / "real" / "2025"
+    day.mkdir(parents=True)
+    write_json(day / "a.json", {"Records": [event("EnableKey")]})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write_json(elsewhere / "b.json", {"Records": [event("DisableKey")]})
+    (trail / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (trail / "real" / "loop").symlink_to(trail, target_is_directory=True)
+    (trail / "real" / "gone.json").symlink_to(tmp_path / "nowhere.json")
+
+    found, problems = read(trail)
+
+    # Sorted: "linked" before "real"; in "real", its own files before "2025".
+    assert wheres(found) == [
+        f"{trail}/linked/b.json#Records[0]",
+        f"{trail}/real/2025/a.json#Records[0]",
+    ]
+    assert [(p.where, p.message) for p in problems.items] == [
+        (f"{trail}/real/gone.json", "does not exist")
+    ]
+    loops = [r for r in debug_log.records if f"{trail}/real/loop" in r.getMessage()]
+    assert [r.levelno for r in loops] == [logging.DEBUG]
+
+
+def read_in_time(*paths: Path) -> tuple[list[SourceRecord], Problems]:
+    """Read in a thread, so that a reader blocked on opening a pipe fails the test."""
+    result: list[tuple[list[SourceRecord], Problems]] = []
+    reader = threading.Thread(target=lambda: result.append(read(*paths)), daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    assert result, "reading blocked"
+    return result[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_pipes_and_devices_in_a_folder_are_passed_over_with_a_warning(
+    tmp_path: Path, debug_log: Collected
+) -> None:
+    os.mkfifo(tmp_path / "pipe.json")
+    (tmp_path / "null.jsonl").symlink_to(os.devnull)
+    write_json(tmp_path / "trail.json", {"Records": [event("EnableKey")]})
+
+    found, problems = read_in_time(tmp_path)
+
+    assert wheres(found) == [f"{tmp_path}/trail.json#Records[0]"]
+    assert not problems
+    warned = [r.getMessage() for r in debug_log.records if r.levelno == logging.WARNING]
+    assert warned == [
+        f"skipping {tmp_path}/null.jsonl: not a regular file, so it holds no records",
+        f"skipping {tmp_path}/pipe.json: not a regular file, so it holds no records",
+    ]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_pipe_named_explicitly_is_a_problem_and_never_opened(tmp_path: Path) -> None:
+    pipe = tmp_path / "events.json"
+    os.mkfifo(pipe)
+    good = write_json(tmp_path / "good.json", event("DisableKey"))
+
+    found, problems = read_in_time(pipe, Path(os.devnull), good)
+
+    assert wheres(found) == [str(good)]
+    assert [(p.where, p.message, p.fix) for p in problems.items] == [
+        (str(pipe), "is not a regular file", files._FIX_SPECIAL),
+        (os.devnull, "is not a regular file", files._FIX_SPECIAL),
+    ]
+
+
 # --- files too big to hold --------------------------------------------------------
 
 
@@ -565,6 +808,23 @@ def test_big_broken_documents_are_reported(tmp_path: Path) -> None:
         (str(cut), "is not valid JSON after 1 records:"),
         (f"{not_list}#Records", "is not a list"),
         (str(other), "holds no CloudTrail records that c"),
+    ]
+
+
+@pytest.mark.usefixtures("small_limit")
+def test_big_binary_files_are_reported_before_streaming(tmp_path: Path) -> None:
+    inner = gzip.compress(json.dumps({"Records": [event("EnableKey")]}).encode())
+    twice = tmp_path / "twice.json.gz"
+    twice.write_bytes(gzip.compress(inner))
+    plain = tmp_path / "noise.jsonl"
+    plain.write_bytes(BINARY)
+
+    found, problems = read(twice, plain)
+
+    assert found == []
+    assert [(p.where, p.message) for p in problems.items] == [
+        (str(twice), "is not JSON text (binary data; was it compressed twice?)"),
+        (str(plain), "is not JSON text (binary data)"),
     ]
 
 

@@ -29,19 +29,21 @@ def event(channel: str, role_arn: str | None = ROLE, minute: int = 0) -> KmsEven
 def test_terraform_from_a_trusted_role_is_in_band() -> None:
     trust = Trust(principals=("arn:aws:iam::123456789012:role/terraform-*",))
 
-    assert trust.status_of(event(Channel.TERRAFORM), "aws_kms_key.a") == Status.IN_BAND
+    status = trust.status_of(event(Channel.TERRAFORM), {"aws_kms_key.a"})
+
+    assert status == Status.IN_BAND
 
 
 def test_a_trusted_role_without_terraforms_agent_is_out_of_band() -> None:
     trust = Trust(principals=(ROLE,))
 
-    assert trust.status_of(event(Channel.CLI), "aws_kms_key.a") == Status.OUT_OF_BAND
+    assert trust.status_of(event(Channel.CLI), {"aws_kms_key.a"}) == Status.OUT_OF_BAND
 
 
 def test_terraforms_agent_from_anyone_else_is_terraform_outside_the_pipeline() -> None:
     trust = Trust(principals=("arn:aws:iam::123456789012:role/other",))
 
-    status = trust.status_of(event(Channel.TERRAFORM), "aws_kms_key.a")
+    status = trust.status_of(event(Channel.TERRAFORM), {"aws_kms_key.a"})
 
     assert status == Status.TERRAFORM_OUTSIDE_PIPELINE
 
@@ -60,9 +62,9 @@ def test_an_apply_window_covers_only_its_time_and_addresses() -> None:
     )
     trust = Trust(apply_windows=(window,))
 
-    inside = trust.status_of(event(Channel.TERRAFORM, minute=3), "aws_kms_key.a")
-    other = trust.status_of(event(Channel.TERRAFORM, minute=3), "aws_kms_key.b")
-    later = trust.status_of(event(Channel.TERRAFORM, minute=9), "aws_kms_key.a")
+    inside = trust.status_of(event(Channel.TERRAFORM, minute=3), {"aws_kms_key.a"})
+    other = trust.status_of(event(Channel.TERRAFORM, minute=3), {"aws_kms_key.b"})
+    later = trust.status_of(event(Channel.TERRAFORM, minute=9), {"aws_kms_key.a"})
 
     assert inside == Status.IN_BAND
     assert other == later == Status.TERRAFORM_OUTSIDE_PIPELINE

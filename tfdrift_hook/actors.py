@@ -63,11 +63,6 @@ class Actor:
     identity_store: str | None = None
     delegate_account: str | None = None
 
-    @property
-    def principal_arn(self) -> str | None:
-        """The ARN trust decisions are made on: the role for a role session."""
-        return self.role_arn or self.arn
-
     def to_json(self) -> dict[str, Any]:
         values = ((item.name, getattr(self, item.name)) for item in fields(self))
         return {name: value for name, value in values if value is not None}

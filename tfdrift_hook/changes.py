@@ -20,7 +20,7 @@ rotation_period_in_days    ``rotation_period_in_days``
 policy                     ``policy`` (of ``aws_kms_key_policy`` when one owns it)
 multi_region               ``multi_region``
 primary_region             the Region of ``primary_key_arn`` on a replica
-tags                       ``tags`` (``null`` reads as ``{}``)
+tags                       ``tags_all``, else ``tags`` (``null`` reads as ``{}``)
 alias_name                 ``aws_kms_alias.name``
 target_key_id              ``aws_kms_alias.target_key_id``
 grant                      an ``aws_kms_grant``'s grantee, operations and constraints
@@ -97,7 +97,10 @@ def _key_state(resource: ManagedResource, attributes: Mapping[str, Any]) -> Any:
 
 
 def _tags(resource: ManagedResource, attributes: Mapping[str, Any]) -> Any:
-    tags = attributes.get("tags")
+    """``tags_all`` (with the provider's default tags) is what the key really has."""
+    tags = attributes.get("tags_all")
+    if not isinstance(tags, Mapping):
+        tags = attributes.get("tags")
     return dict(tags) if isinstance(tags, Mapping) else {}
 
 

@@ -12,7 +12,8 @@ from tfdrift_hook.errors import TfdriftError
 from tfdrift_hook.inventory import Inventory, inventory_from_directory, load_inventory
 from tfdrift_hook.pipeline import CheckRequest, CheckResult, run_check
 from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager
-from tfdrift_hook.rules import RuleSet, load_rule_files, priority_name
+from tfdrift_hook.priorities import priority_name
+from tfdrift_hook.rules import RuleError, RuleSet, load_rule_files
 from tfdrift_hook.trust import Trust
 from tfdrift_hook.window import window_from_options
 
@@ -37,6 +38,12 @@ def run_check_command(
         )
     rules = load_rules(plugins, request)
     result = run_check(request, plugins.manager, rules)
+    for failure in plugins.failures:
+        result.problems.add(
+            f"plugin {failure.name}",
+            f"failed to load ({failure.reason}), so the check ran without it",
+            "fix or uninstall it, or name it in TFDRIFT_HOOK_DISABLE_PLUGINS",
+        )
     report(result, plugins, report_format, stream)
     return int(result.exit_code())
 
@@ -70,7 +77,11 @@ def load_rules(plugins: Plugins, request: CheckRequest) -> RuleSet:
     files = [
         path for group in plugins.manager.hook.tfdrift_rule_files() for path in group
     ]
-    return load_rule_files([*reversed(files), *request.rule_files])
+    rules = load_rule_files([*reversed(files), *request.rule_files])
+    if not any(rule.enabled for rule in rules.rules):
+        msg = "no rule is loaded or enabled, so nothing could ever be found"
+        raise RuleError(f"{msg}; enable the builtin-rules plugin or pass --rules FILE")
+    return rules
 
 
 def _report_format(plugins: Plugins, wanted: str) -> str:

@@ -1,7 +1,7 @@
 """The ``tfdrift-hook`` command line. It parses options and dispatches; nothing more.
 
-Heavy modules (boto3, the pipeline, the plugin manager) are imported inside the
-commands, so that ``--help`` answers at once.
+Heavy modules (the pipeline, the rule language, the plugin manager) are imported
+inside the commands, so that ``--help`` answers at once.
 """
 
 from __future__ import annotations
@@ -18,19 +18,9 @@ import click
 
 from tfdrift_hook import __version__
 from tfdrift_hook.errors import ExitCode, TfdriftError
+from tfdrift_hook.priorities import PRIORITIES
 
 logger = logging.getLogger("tfdrift_hook")
-
-PRIORITY_NAMES = (
-    "emergency",
-    "alert",
-    "critical",
-    "error",
-    "warning",
-    "notice",
-    "informational",
-    "debug",
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,7 +75,7 @@ def cli(verbose: int, quiet: bool) -> None:
 )
 @click.option(
     "--fail-on",
-    type=click.Choice(PRIORITY_NAMES, case_sensitive=False),
+    type=click.Choice(PRIORITIES, case_sensitive=False),
     default="error",
     show_default=True,
     help="Exit 1 when a finding has this priority or a more severe one.",

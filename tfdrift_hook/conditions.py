@@ -326,18 +326,14 @@ def _equal(actual: Any, literal: Any) -> bool:
     return _key(actual) == _key(literal)
 
 
-def _ordered(compare: Callable[[float, float], bool]) -> Callable[[Any, Any], bool]:
+def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     def test(actual: Any, literal: Any) -> bool:
         try:
             return compare(float(actual), float(literal))
         except (TypeError, ValueError):
-            return compare_text(str(actual), str(literal), compare)
+            return bool(compare(str(actual), str(literal)))
 
     return test
-
-
-def compare_text(left: str, right: str, compare: Callable[[Any, Any], bool]) -> bool:
-    return bool(compare(left, right))
 
 
 def _contains(actual: Any, literal: Any) -> bool:

@@ -18,7 +18,6 @@ class Status:
     IN_BAND = "in_band"
     OUT_OF_BAND = "out_of_band"
     REVERTED = "reverted"
-    FAILED_ATTEMPT = "failed_attempt"
     UNMANAGED = "unmanaged"
     UNATTRIBUTABLE = "unattributable"
     TERRAFORM_OUTSIDE_PIPELINE = "terraform_outside_pipeline"
@@ -32,8 +31,8 @@ class KmsEvent:
 
     ``values`` holds the attributes the call set, in the attribute vocabulary of
     :mod:`tfdrift_hook.changes` (``key_state``, ``policy``, ``tags``...). ``key`` is the
-    key the call acted on; for a call that only names an alias, ``key`` is the alias
-    reference until the inventory resolves it. ``region`` is the key's Region, which the
+    key the call acted on; for a call that names only an alias, ``key`` holds that alias
+    (the resolver follows it to a key). ``region`` is the key's Region, which the
     ``resources`` ARN gives even when the call was logged in another Region.
     """
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from tfdrift_hook.changes import Change
 from tfdrift_hook.events import KmsEvent, Status
+from tfdrift_hook.priorities import severity
 from tfdrift_hook.resolution import Subject, Target
-from tfdrift_hook.rules import Rule, RuleSet, severity
+from tfdrift_hook.rules import Rule, RuleSet
 
 _ACCOUNT_IN_PRINCIPAL = re.compile(r"^(?:arn:aws[\w-]*:(?:iam|sts)::)?(\d{12})(?::|$)")
 
@@ -88,7 +89,7 @@ class Finding:
         return identity[1] if identity is not None else self.event.region
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON log line: the coverage document's keys first, then ours."""
+        """The JSON log line: the keys drift tools share first, then ours."""
         candidate = self.candidate
         event = candidate.event
         line: dict[str, Any] = {

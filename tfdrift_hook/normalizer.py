@@ -90,11 +90,6 @@ def normalize_record(record: Record, where: str, actor: Actor) -> KmsEvent | Non
     return event
 
 
-def is_modelled(name: str) -> bool:
-    """Whether the normalizer knows what this KMS call changes."""
-    return name in READERS
-
-
 def _base_event(record: Record, where: str, actor: Actor) -> KmsEvent:
     name = record.get("eventName")
     if not isinstance(name, str) or not name:

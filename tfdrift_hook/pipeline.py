@@ -11,18 +11,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from tfdrift_hook.actors import Actor
 from tfdrift_hook.errors import ExitCode, TfdriftError
 from tfdrift_hook.events import KMS_EVENT_SOURCE, KmsEvent, parse_event_time
 from tfdrift_hook.findings import Finding, judge
 from tfdrift_hook.inventory import Inventory
 from tfdrift_hook.normalizer import is_read_only
+from tfdrift_hook.priorities import severity
 from tfdrift_hook.problems import Problems
 from tfdrift_hook.reconstruction import Reconstruction
 from tfdrift_hook.resolution import Resolver
-from tfdrift_hook.rules import RuleSet, severity
+from tfdrift_hook.rules import RuleSet
 from tfdrift_hook.trust import Trust
 from tfdrift_hook.usage import KeyUsage, UsageCounter
 from tfdrift_hook.window import Window
@@ -47,7 +50,6 @@ class CheckRequest:
     trust: Trust = field(default_factory=Trust)
     fail_on: str = "error"
     rule_files: tuple[Path, ...] = ()
-    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,6 +88,10 @@ class CheckResult:
         return [item for item in self.findings if item.severity >= threshold]
 
     def exit_code(self) -> ExitCode:
+        """3 when anything was not read, whatever was found: the result is partial.
+
+        A setting that lets incomplete runs pass must still stop on :meth:`gating`.
+        """
         if self.problems:
             return ExitCode.INCOMPLETE
         return ExitCode.FINDINGS if self.gating() else ExitCode.OK
@@ -105,10 +111,12 @@ def run_check(
 
     resolver = Resolver(request.inventory)
     rebuild = Reconstruction(request.inventory, resolver, request.trust, reader.usage)
-    candidates = rebuild.apply(sorted(reader.writes, key=_event_order))
+    # A stable sort: calls in the same second keep the order the trail gave them.
+    candidates = rebuild.apply(sorted(reader.writes, key=_event_time))
     stats.failed_attempts = len(rebuild.failed)
     stats.in_band = len(rebuild.in_band)
     findings = _filtered(judge(candidates, rules), request, plugins)
+    _check_inventory(request.inventory, stats, problems)
     return CheckResult(
         request=request,
         findings=findings,
@@ -117,6 +125,19 @@ def run_check(
         notes=reader.notes + rebuild.notes,
         in_band=rebuild.in_band,
         usage=reader.usage,
+    )
+
+
+def _check_inventory(inventory: Inventory, stats: Stats, problems: Problems) -> None:
+    """KMS writes against a state that manages no key: most likely the wrong state."""
+    if inventory.resources or not stats.writes:
+        return
+    problems.add(
+        inventory.source,
+        f"holds no KMS resource, yet {stats.writes} KMS writes were read, "
+        "so every one of them counts as unmanaged",
+        "check --state, --plan-json or -C: with the right state they are judged "
+        "as changes to managed keys",
     )
 
 
@@ -146,8 +167,8 @@ def _filtered(
     return findings
 
 
-def _event_order(event: KmsEvent) -> tuple[Any, ...]:
-    return (event.time, event.event_id)
+def _event_time(event: KmsEvent) -> datetime:
+    return event.time
 
 
 class _Reader:
@@ -233,19 +254,29 @@ class _Reader:
 
     def _event(self, record: Mapping[str, Any], where: str) -> KmsEvent | None:
         try:
-            actor = self.resolve_actor(record=record)
-            return self.normalize(record=record, where=where, actor=actor)
+            actor = self.resolve_actor(record=record) or _NOBODY
+            event = self.normalize(record=record, where=where, actor=actor)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             self.problems.add(where, f"cannot read this KMS record: {exc}", _RECORD_FIX)
             return None
 
+        if event is None:
+            # With the built-in normalizer disabled and no plugin in its place, a KMS
+            # write would vanish without a word.
+            self.problems.add(
+                where,
+                "no normalizer plugin made an event of this KMS record",
+                "enable the kms-normalizer plugin or install one that replaces it",
+            )
+        return event
+
     def _keep(self, event: KmsEvent) -> None:
-        if event.read_only:
-            self.stats.reads += 1
-            return
         self.stats.writes += 1
         self.writes.append(event)
 
+
+#: Who made a call when no actor resolver answered (a plugin set that lacks one).
+_NOBODY = Actor(type="Unknown", name="unknown")
 
 _RECORD_FIX = "fix or remove this record; the other records were still read"
 

@@ -171,7 +171,7 @@ class PolicyDiff:
         return not any(lists)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``changes.policy`` value of a log line, seed document keys first."""
+        """The ``changes.policy`` value of a log line, the shared keys first."""
         data: dict[str, Any] = {
             "added_principals": list(self.added_principals),
             "removed_principals": list(self.removed_principals),

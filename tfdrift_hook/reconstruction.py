@@ -116,8 +116,8 @@ class Reconstruction:
         group.events.append(event)
 
     def _managed(self, event: KmsEvent, target: Target) -> Candidate | None:
-        status = self._status(event, target)
         changes = self._changes(event, target)
+        status = self._status(event, target, changes)
         if status == Status.IN_BAND:
             self.in_band.append(event)
             return None
@@ -130,10 +130,13 @@ class Reconstruction:
         self._add_context(candidate)
         return candidate
 
-    def _status(self, event: KmsEvent, target: Target) -> str:
+    def _status(self, event: KmsEvent, target: Target, changes: list[Change]) -> str:
         if event.service_event:
             return Status.AWS_SERVICE
-        return self.trust.status_of(event, target.address)
+        addresses = {change.address for change in changes if change.address}
+        if target.address:
+            addresses.add(target.address)
+        return self.trust.status_of(event, addresses)
 
     def _changes(self, event: KmsEvent, target: Target) -> list[Change]:
         changes: list[Change] = []
@@ -227,6 +230,8 @@ class Reconstruction:
 
         if event.name == "ScheduleKeyDeletion":
             self.schedules[identity] = event
+        if event.name == "CancelKeyDeletion":
+            self.schedules.pop(identity, None)
         if event.name == "DeleteKey":
             scheduled = self.schedules.get(identity)
             who = scheduled.actor.name if scheduled else "before the window"

@@ -24,19 +24,7 @@ from tfdrift_hook.conditions import (
 )
 from tfdrift_hook.errors import TfdriftError
 from tfdrift_hook.hookspecs import hookimpl
-
-#: Falco's priorities, most severe first.
-PRIORITIES = (
-    "emergency",
-    "alert",
-    "critical",
-    "error",
-    "warning",
-    "notice",
-    "informational",
-    "debug",
-)
-_PRIORITY_ALIASES = {"info": "informational", "warn": "warning", "err": "error"}
+from tfdrift_hook.priorities import priority_name
 
 BUILTIN_RULES = Path(__file__).with_name("rules") / "builtin.yaml"
 
@@ -73,20 +61,6 @@ def is_known_field(name: str) -> bool:
 
 class RuleError(TfdriftError):
     """A rule file that cannot be loaded; the message names the file and the entry."""
-
-
-def priority_name(text: str) -> str:
-    """The canonical Falco priority for a name, in any case; raises ValueError."""
-    name = _PRIORITY_ALIASES.get(text.strip().lower(), text.strip().lower())
-    if name not in PRIORITIES:
-        choices = ", ".join(PRIORITIES)
-        raise ValueError(f"unknown priority {text!r} (use one of: {choices})")
-    return name
-
-
-def severity(priority: str) -> int:
-    """A rank where larger is more severe, for sorting and thresholds."""
-    return len(PRIORITIES) - PRIORITIES.index(priority)
 
 
 @dataclass

@@ -10,7 +10,7 @@ finding of its own (Terraform run outside the pipeline).
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,14 +27,15 @@ class ApplyWindow:
     addresses: frozenset[str] = frozenset()
     principal: str | None = None
 
-    def covers(self, event: KmsEvent, address: str | None) -> bool:
+    def covers(self, event: KmsEvent, addresses: Collection[str]) -> bool:
+        """Whether the apply made this call: its time, principal and resources."""
         if not self.start <= event.time <= self.end:
             return False
 
         if self.principal and not _principal_matches(event, self.principal):
             return False
 
-        return not self.addresses or address in self.addresses
+        return not self.addresses or not self.addresses.isdisjoint(addresses)
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,16 @@ class Trust:
     principals: tuple[str, ...] = ()
     apply_windows: tuple[ApplyWindow, ...] = field(default_factory=tuple)
 
-    def status_of(self, event: KmsEvent, address: str | None) -> str:
-        """``in_band``, ``terraform_outside_pipeline`` or ``out_of_band``."""
+    def status_of(self, event: KmsEvent, addresses: Collection[str]) -> str:
+        """``in_band``, ``terraform_outside_pipeline`` or ``out_of_band``.
+
+        ``addresses`` are the resources the call changed: a key's address, and its
+        ``aws_kms_key_policy`` for a policy change.
+        """
         if event.actor.channel != Channel.TERRAFORM:
             return Status.OUT_OF_BAND
 
-        if self.trusts(event) or self._applied(event, address):
+        if self.trusts(event) or self._applied(event, addresses):
             return Status.IN_BAND
 
         return Status.TERRAFORM_OUTSIDE_PIPELINE
@@ -57,8 +62,8 @@ class Trust:
     def trusts(self, event: KmsEvent) -> bool:
         return any(_principal_matches(event, pattern) for pattern in self.principals)
 
-    def _applied(self, event: KmsEvent, address: str | None) -> bool:
-        return any(window.covers(event, address) for window in self.apply_windows)
+    def _applied(self, event: KmsEvent, addresses: Collection[str]) -> bool:
+        return any(window.covers(event, addresses) for window in self.apply_windows)
 
 
 def _principal_matches(event: KmsEvent, pattern: str) -> bool:

@@ -1,8 +1,8 @@
 """``--format json``: one JSON object a line, one line a finding.
 
-Each line keeps the keys of the coverage document's log line (``service``, ``event``,
-``resource``, ``changes``, ``user``, ``timestamp``) and adds the address, rule,
-priority, status, actor, event id, Region, account and the rule's rendered output.
+Each line starts with the keys KMS drift tools share in their log lines (``service``,
+``event``, ``resource``, ``changes``, ``user``, ``timestamp``) and adds the address,
+rule, priority, status, actor, event id, Region, account and the rendered output.
 """
 
 from __future__ import annotations

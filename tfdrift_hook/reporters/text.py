@@ -14,7 +14,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tfdrift_hook.hookspecs import hookimpl
-from tfdrift_hook.rules import PRIORITIES
+from tfdrift_hook.priorities import PRIORITIES
 
 if TYPE_CHECKING:
     from tfdrift_hook.actors import Actor
@@ -33,6 +33,7 @@ _STATUS_WORDS = {
     "unattributable": "key not resolvable",
     "terraform_outside_pipeline": "Terraform run outside the pipeline",
     "aws_service": "by AWS",
+    "unmodelled": "a call this version does not model",
 }
 
 
@@ -91,7 +92,8 @@ def _findings(findings: Sequence[Finding]) -> list[str]:
     ordered = sorted(findings, key=_group_key)
     for (address, resource), group in groupby(ordered, key=_group_key):
         items = list(group)
-        title = address or f"(not in state) {items[0].candidate.target.terraform_type}"
+        kind = items[0].candidate.target.terraform_type or "resource"
+        title = address if address != _NO_ADDRESS else f"(not in state: {kind})"
         lines.append(f"{title}  {resource}")
         for finding in items:
             lines += _finding(finding)
@@ -99,8 +101,12 @@ def _findings(findings: Sequence[Finding]) -> list[str]:
     return lines
 
 
+#: Sorts after every address, so findings outside the state come last.
+_NO_ADDRESS = "~"
+
+
 def _group_key(finding: Finding) -> tuple[str, str]:
-    return (finding.address or "~", finding.resource)
+    return (finding.address or _NO_ADDRESS, finding.resource)
 
 
 def _finding(finding: Finding) -> list[str]:
@@ -209,7 +215,10 @@ def _footer(result: CheckResult) -> list[str]:
     gating = result.gating()
     lines = [f"{len(result.findings)} findings ({summary})."]
     if result.problems:
-        lines.append("Result INCOMPLETE: some inputs could not be read (exit 3).")
+        stopped = f", and {len(gating)} at or above --fail-on" if gating else ""
+        lines.append(
+            f"Result INCOMPLETE: some inputs could not be read{stopped} (exit 3)."
+        )
     elif gating:
         lines.append(
             f"{len(gating)} at or above --fail-on {result.request.fail_on}: "

@@ -2,8 +2,11 @@
 
 Each path is a file or a directory; a directory is walked in sorted order and its
 ``*.json``, ``*.json.gz``, ``*.jsonl``, ``*.jsonl.gz`` and ``*.ndjson`` files are read,
-except CloudTrail digest files. A file given by name is always read. What a file holds
-is found from its bytes, not its name (gzip by its magic number):
+except CloudTrail digest files. The walk follows linked folders, each real folder once,
+so that a link back up the tree ends; it passes over pipes, sockets and devices with a
+warning, as they hold no records and opening a pipe waits for a writer. A file given by
+name is always read, unless it is not a regular file. What a file holds is found from
+its bytes, not its name (gzip by its magic number):
 
 - a CloudTrail log file, ``{"Records": [...]}`` (other top-level keys are ignored);
 - one record (an object with ``eventName`` or ``eventSource``), or a list of records;
@@ -11,18 +14,28 @@ is found from its bytes, not its name (gzip by its magic number):
   "<record as a JSON string>"}, ...]}``, or several such pages one after another;
 - JSON Lines, one record or one ``{"Records": [...]}`` per line.
 
+A file that is empty, or binary rather than JSON text (a file gzipped twice inflates to
+another gzip file), or nested deeper than the parsers go (about a thousand levels; no
+CloudTrail record comes near) is a problem of its own, and the other files are read.
+
 Speed comes from not building Python objects for records that are filtered out.
 msgspec checks the syntax of the whole document in one pass and hands each record over
 as raw bytes; only the records in which the name of a wanted ``eventSource`` occurs are
 parsed, and the parsed ``eventSource`` then decides. The byte test assumes the name is
 written plainly, as CloudTrail writes it, not with ``\\u`` escapes. In JSON Lines the
-test runs before a line is parsed, so a broken line that names no wanted source is
+test runs before a line is parsed, and a line that names no wanted source is skipped
+only when it looks whole, starting with ``{`` and ending with ``}`` (or ``[`` and
+``]``); any other line is parsed, so that a line cut short is reported by its number.
+A broken line that still starts and ends with braces and names no wanted source is
 skipped without a word.
 
 Files up to :data:`WHOLE_FILE_LIMIT` once inflated (CloudTrail's own are a few MiB) are
 read whole; larger ones are streamed, line by line or with ijson, so that memory does
 not grow with them. The syntax error of a streamed document is reported with ijson's
-text rather than a line and column, which ijson does not count.
+text rather than a line and column, which ijson does not count. ijson keeps the path to
+the current value at every level, so a streamed document nested tens of thousands of
+levels deep takes memory that grows with the square of its depth; only files held whole
+are safe from that, until the streaming parser can be told a depth limit.
 """
 
 from __future__ import annotations
@@ -33,6 +46,7 @@ import json
 import logging
 import os
 import re
+import stat
 import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -64,6 +78,15 @@ _DIGEST_KEYS = frozenset({"digestStartTime", "digestEndTime", "logFiles"})
 _RECORD_KEYS = frozenset({"eventName", "eventSource"})
 _OPEN_BRACE = ord("{")
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_BLANK = re.compile(rb"\s*\Z")
+#: Raw control characters, which JSON text never holds outside tab, LF and CR.
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: How much of a file's start is looked at to tell binary data from text.
+_SNIFF = 4096
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+#: First and last byte of a line that looks like one whole JSON object or list.
+_WHOLE_LINE_ENDS = frozenset({(ord("{"), ord("}")), (ord("["), ord("]"))})
+_TOO_DEEP = "is nested too deeply to read"
 
 _decompressobj: Callable[..., Any] = zlib.decompressobj
 _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, EOFError)
@@ -89,6 +112,15 @@ _FIX_JSON = (
     "have a missing or trailing comma), or leave the file out"
 )
 _FIX_UTF8 = "CloudTrail writes UTF-8; convert the file to UTF-8"
+_FIX_SPECIAL = "pass the regular file the records were saved to, not a pipe or device"
+_FIX_EMPTY = (
+    "fetch or export the file again (a copy cut short can be empty), or leave it out"
+)
+_FIX_BINARY = "pass CloudTrail log files as JSON text or gzipped JSON, or leave it out"
+_FIX_TWICE = (
+    "inflate it until JSON text comes out (zcat FILE | zcat), or fetch the object again"
+)
+_FIX_DEPTH = "no CloudTrail record is nested that deep; leave the file out"
 _FIX_LINE = "correct or remove that line"
 _FIX_RECORD = "each CloudTrail record must be a JSON object"
 _FIX_LOOKUP = "pass the output of 'aws cloudtrail lookup-events' unchanged"
@@ -161,13 +193,27 @@ class _Wanted:
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    """The files under ``root`` worth reading, in sorted order."""
-    for folder, subfolders, names in os.walk(root):
+    """The files under ``root`` worth reading, in sorted order, linked folders too."""
+    visited: set[str] = set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        if not _first_visit(folder, visited):
+            subfolders.clear()
+            continue
         subfolders.sort()
         for name in sorted(names):
             path = Path(folder, name)
             if not _skipped(path, path.relative_to(root)):
                 yield path
+
+
+def _first_visit(folder: str, visited: set[str]) -> bool:
+    """Whether ``folder`` is met for the first time, which ends a link that loops."""
+    real = os.path.realpath(folder)
+    if real in visited:
+        logger.debug("skipping %s: a link to %s, which is read already", folder, real)
+        return False
+    visited.add(real)
+    return True
 
 
 def _skipped(path: Path, inside: Path) -> bool:
@@ -177,15 +223,43 @@ def _skipped(path: Path, inside: Path) -> bool:
     if not path.name.lower().endswith(_SUFFIXES):
         logger.debug("skipping %s: not a .json, .jsonl or .ndjson file", path)
         return True
+    if _is_special(path):
+        logger.warning("skipping %s: not a regular file, so it holds no records", path)
+        return True
     return False
+
+
+def _is_special(path: Path) -> bool:
+    """Whether ``path`` is a pipe, socket or device rather than a file or a fault."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        # The reader names what is wrong, such as a link to nothing.
+        return False
+    return not stat.S_ISREG(mode)
 
 
 def _file_records(
     path: Path, problems: Problems, wanted: _Wanted
 ) -> Iterator[SourceRecord]:
+    """The records of one file; a file too deep to parse is one problem, not a crash."""
+    try:
+        yield from _readable_file_records(path, problems, wanted)
+    except RecursionError:
+        # msgspec and the json module recurse once a level, and orjson's limit of
+        # 1024 levels is raised as the same error, so one handler serves all three.
+        problems.add(str(path), _TOO_DEEP, _FIX_DEPTH)
+
+
+def _readable_file_records(
+    path: Path, problems: Problems, wanted: _Wanted
+) -> Iterator[SourceRecord]:
     where = str(path)
     try:
-        data = _read(path, WHOLE_FILE_LIMIT)
+        if _is_special(path):
+            problems.add(where, "is not a regular file", _FIX_SPECIAL)
+            return
+        data, gzipped = _read(path, WHOLE_FILE_LIMIT)
     except FileNotFoundError:
         problems.add(where, "does not exist", _FIX_PATH)
         return
@@ -199,19 +273,28 @@ def _file_records(
         yield from _streamed_records(path, problems, wanted)
         return
     data = _utf8(data)
-    if _is_lines_name(path):
+    if _BLANK.match(data):
+        problems.add(where, "is empty", _FIX_EMPTY)
+    elif _is_binary(data):
+        problems.add(where, *_binary_problem(gzipped))
+    elif _is_lines_name(path):
         yield from _line_records(data.splitlines(), where, problems, wanted)
     else:
         yield from _document_records(data, where, problems, wanted)
 
 
-def _read(path: Path, limit: int) -> bytes | None:
-    """The file's bytes, inflated if gzipped; None when they would pass ``limit``."""
+def _read(path: Path, limit: int) -> tuple[bytes | None, bool]:
+    """The file's bytes, inflated if gzipped, and whether they were.
+
+    The bytes are None when they would pass ``limit``.
+    """
     with path.open("rb") as stream:
         if os.fstat(stream.fileno()).st_size > limit:
-            return None
+            return None, False
         blob = stream.read()
-    return _gunzip(blob, limit) if blob[:2] == _GZIP_MAGIC else blob
+    if blob[:2] != _GZIP_MAGIC:
+        return blob, False
+    return _gunzip(blob, limit), True
 
 
 def _gunzip(blob: bytes, limit: int) -> bytes | None:
@@ -233,9 +316,29 @@ def _gunzip(blob: bytes, limit: int) -> bytes | None:
 
 def _utf8(data: bytes) -> bytes:
     """The text as UTF-8 without a byte order mark, as Windows tools may write it."""
-    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+    if data[:2] not in _UTF16_BOMS:
+        return data.removeprefix(codecs.BOM_UTF8)
+    try:
         return data.decode("utf-16").encode()
-    return data.removeprefix(codecs.BOM_UTF8)
+    except UnicodeDecodeError:
+        # Not UTF-16 after all; the parsers report the bytes as they are.
+        return data
+
+
+def _is_binary(data: bytes) -> bool:
+    """Whether the bytes start with a control byte, which no JSON text holds.
+
+    Random bytes hold one within a few hundred, and a gzip header starts with one.
+    Only the start is looked at, so that text with a stray byte further on has its
+    syntax error reported where the byte is.
+    """
+    return data[:2] not in _UTF16_BOMS and _CONTROL.search(data, 0, _SNIFF) is not None
+
+
+def _binary_problem(gzipped: bool) -> tuple[str, str]:
+    if gzipped:
+        return "is not JSON text (binary data; was it compressed twice?)", _FIX_TWICE
+    return "is not JSON text (binary data)", _FIX_BINARY
 
 
 def _is_lines_name(path: Path) -> bool:
@@ -273,13 +376,44 @@ def _document_records(
     try:
         top = _TOP_LEVEL.decode(data)
     except msgspec.ValidationError:
-        # Valid JSON but not an object: a list of records, or nothing of ours.
-        yield from _value_records(orjson.loads(data), where, problems, wanted)
+        # Not an object: a list of records, several lists, or nothing of ours.
+        yield from _parsed_records(data, where, problems, wanted)
         return
     if _shape(top) == "record":
-        yield from _value_records(orjson.loads(data), where, problems, wanted)
+        yield from _parsed_records(data, where, problems, wanted)
         return
     yield from _shaped_records(top, where, problems, wanted)
+
+
+def _parsed_records(
+    data: bytes, where: str, problems: Problems, wanted: _Wanted
+) -> Iterator[SourceRecord]:
+    """Records of a document parsed whole, whose syntax msgspec may not have checked."""
+    try:
+        value = _loads(data)
+    except orjson.JSONDecodeError:
+        yield from _irregular_records(data, where, problems, wanted)
+        return
+    yield from _value_records(value, where, problems, wanted)
+
+
+def _loads(data: Any) -> Any:
+    """The parsed JSON value; orjson's depth limit is raised as a RecursionError."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        _raise_if_too_deep(exc)
+        raise
+
+
+def _raise_if_too_deep(exc: orjson.JSONDecodeError) -> None:
+    """Raise orjson's depth limit as the RecursionError the other parsers give."""
+    if _is_too_deep(exc):
+        raise RecursionError(exc.msg) from exc
+
+
+def _is_too_deep(exc: orjson.JSONDecodeError) -> bool:
+    return exc.msg.startswith("depth limit")
 
 
 def _shape(top: Mapping[str, Any]) -> str:
@@ -346,8 +480,10 @@ def _records(
             if search is not None and search(view) is None and view[0] == _OPEN_BRACE:
                 continue
             try:
+                # orjson itself: this runs for every wanted record of a trail.
                 item = orjson.loads(view)
             except orjson.JSONDecodeError as exc:
+                _raise_if_too_deep(exc)
                 # msgspec checked the syntax but not the UTF-8 inside strings.
                 message = f"is not valid JSON: {exc.msg}"
                 problems.add(f"{where}[{index}]", message, _FIX_UTF8)
@@ -379,7 +515,7 @@ def _lookup_event(
         if not wanted.may_match(item):
             return
         try:
-            item = orjson.loads(memoryview(item))
+            item = _loads(memoryview(item))
         except orjson.JSONDecodeError as exc:
             problems.add(where, f"is not valid JSON: {exc.msg}", _FIX_LOOKUP)
             return
@@ -388,7 +524,7 @@ def _lookup_event(
         problems.add(where, "has no CloudTrailEvent string", _FIX_LOOKUP)
         return
     try:
-        record = orjson.loads(text)
+        record = _loads(text)
     except orjson.JSONDecodeError as exc:
         message = f"CloudTrailEvent is not valid JSON: {exc.msg} at column {exc.colno}"
         problems.add(where, message, _FIX_LOOKUP)
@@ -480,16 +616,32 @@ def _concatenated_records(
 def _line_records(
     lines: Iterable[bytes], where: str, problems: Problems, wanted: _Wanted
 ) -> Iterator[SourceRecord]:
+    """The wanted records of JSON Lines, each line parsed on its own.
+
+    This loop runs once for every line, so a line that does not name a wanted source
+    is passed over unparsed; only when it looks whole, though, so that a line cut
+    short is still reported.
+    """
+    search = wanted.search
     for number, line in enumerate(lines, 1):
-        if not wanted.may_match(line) or not line.strip():
+        if search is not None and search(line) is None:
+            text = line.strip()
+            if not text or (text[0], text[-1]) in _WHOLE_LINE_ENDS:
+                continue
+        elif not line.strip():
             continue
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            message = f"is not valid JSON: {exc.msg} at column {exc.colno}"
-            problems.add(f"{where}:line {number}", message, _FIX_LINE)
+            problems.add(f"{where}:line {number}", *_line_problem(exc))
             continue
         yield from _value_records(value, f"{where}:line {number}", problems, wanted)
+
+
+def _line_problem(exc: orjson.JSONDecodeError) -> tuple[str, str]:
+    if _is_too_deep(exc):
+        return _TOO_DEEP, _FIX_DEPTH
+    return f"is not valid JSON: {exc.msg} at column {exc.colno}", _FIX_LINE
 
 
 # --- files too big to hold --------------------------------------------------------
@@ -501,6 +653,9 @@ def _streamed_records(
     """Records of a file too big to hold, read as it is inflated."""
     where = str(path)
     try:
+        if _is_binary_stream(path):
+            problems.add(where, *_binary_problem(_is_gzip(path)))
+            return
         if _is_lines_name(path) or _starts_with_a_line(path):
             with _open_stream(path) as stream:
                 yield from _line_records(stream, where, problems, wanted)
@@ -511,6 +666,11 @@ def _streamed_records(
                 yield from _streamed_document(stream, where, problems, wanted)
     except (OSError, EOFError, zlib.error) as exc:
         problems.add(where, f"stopped reading: {exc}", _FIX_GZIP)
+
+
+def _is_binary_stream(path: Path) -> bool:
+    with _open_stream(path) as stream:
+        return _is_binary(stream.read(_SNIFF))
 
 
 def _starts_with_a_line(path: Path) -> bool:
@@ -544,10 +704,13 @@ def _streamed_log_file(
     return read
 
 
-def _open_stream(path: Path) -> BinaryIO:
+def _is_gzip(path: Path) -> bool:
     with path.open("rb") as probe:
-        magic = probe.read(2)
-    if magic == _GZIP_MAGIC:
+        return probe.read(2) == _GZIP_MAGIC
+
+
+def _open_stream(path: Path) -> BinaryIO:
+    if _is_gzip(path):
         # typeshed calls this a GzipFile, which reads like any binary stream.
         return gzip.open(path, "rb")  # type: ignore[return-value]
     return path.open("rb", buffering=1024 * 1024)
