@@ -612,3 +612,85 @@ def test_values_anyone_can_set_cannot_drive_the_terminal(
     assert "x\\x1b[2J\\x0a0 findings (none).\\x0aNothing at or above" in run.stdout
     lines = run.stdout.splitlines()
     assert not any(line.startswith("0 findings") for line in lines)
+
+
+def test_calls_in_the_same_second_keep_the_trails_order(
+    state: Path, tmp_path: Path
+) -> None:
+    events = write_records(
+        tmp_path,
+        "events.json",
+        record("DisableKey", {"keyId": KEY_1234}, "2026-11-30T10:00:00Z", "zzz"),
+        record("EnableKey", {"keyId": KEY_1234}, "2026-11-30T10:00:00Z", "aaa"),
+    )
+
+    run = check_json(state, events, extra=("--fail-on", "notice"))
+
+    disabled = next(i for i in run.findings if i["event"] == "DisableKey")
+    assert disabled["changes"]["key_state"]["before"] == "Enabled"
+    assert {item["status"] for item in run.findings} == {"reverted"}
+
+
+def test_writes_against_a_state_without_kms_resources_are_incomplete(
+    tmp_path: Path,
+) -> None:
+    empty = write_state(tmp_path)
+    events = write_records(
+        tmp_path,
+        "events.json",
+        record("ScheduleKeyDeletion", {"keyId": KEY_1234}, "2026-11-30T10:00:00Z", "s"),
+    )
+
+    run = check_json(empty, events)
+
+    assert run.exit_code == 3
+    assert "holds no KMS resource, yet 1 KMS writes were read" in run.stderr
+
+
+def test_with_the_normalizer_disabled_kms_writes_are_not_silently_lost(
+    state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TFDRIFT_HOOK_DISABLE_PLUGINS", "kms-normalizer")
+    events = write_records(
+        tmp_path,
+        "events.json",
+        record("DisableKey", {"keyId": KEY_1234}, "2026-11-30T10:00:00Z", "d1"),
+    )
+
+    run = check_json(state, events)
+
+    assert run.exit_code == 3
+    assert "no normalizer plugin made an event of this KMS record" in run.stderr
+
+
+def test_with_every_rule_disabled_the_check_refuses_to_run(
+    state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TFDRIFT_HOOK_DISABLE_PLUGINS", "builtin-rules")
+    events = write_records(tmp_path, "events.json")
+
+    run = check_json(state, events)
+
+    assert run.exit_code == 2
+    assert "no rule is loaded or enabled" in run.stderr
+
+
+def test_tags_from_the_providers_default_tags_count(tmp_path: Path) -> None:
+    state = write_state(
+        tmp_path,
+        kms_key("app", KEY_1234, tags={}, tags_all={"owner": "platform"}),
+    )
+    events = write_records(
+        tmp_path,
+        "events.json",
+        record(
+            "UntagResource",
+            {"keyId": KEY_1234, "tagKeys": ["owner"]},
+            "2026-11-30T10:00:00Z",
+            "u1",
+        ),
+    )
+
+    run = check_json(state, events)
+
+    assert run.findings[0]["changes"]["tags"]["removed"] == ["owner"]

@@ -91,3 +91,22 @@ def test_an_installed_actor_resolver_wins_over_the_builtin(tmp_path: Path) -> No
     assert [f.event.actor.name for f in result.findings] == [
         "Jane Doe (via shared-admin)"
     ]
+
+
+def test_a_plugin_that_failed_to_load_makes_the_check_incomplete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.kms_state import check_json
+    from tfdrift_hook import plugin_manager
+
+    broken = metadata.EntryPoint(
+        name="acme-broken", value="acme_module_that_is_not_there", group="tfdrift_hook"
+    )
+    monkeypatch.setattr(plugin_manager.metadata, "entry_points", lambda group: [broken])
+    state = write_state(tmp_path, kms_key("app", KEY_1234))
+    events = write_records(tmp_path, "events.json")
+
+    run = check_json(state, events)
+
+    assert run.exit_code == 3
+    assert "plugin acme-broken: failed to load" in run.stderr
