@@ -1301,10 +1301,9 @@ def _rotation(keys: Keys) -> list[Example]:
                 service_event=True,
             ),
             Expected(
-                "aws_service",
+                "no finding",
                 PAYMENTS,
-                "kms_key_rotated (informational)",
-                note="AWS service event after E30",
+                note="AWS service event of E30's on-demand rotation, already reported",
             ),
         ),
     ]
