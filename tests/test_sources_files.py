@@ -958,3 +958,31 @@ def test_generated_trail_reads_back_in_cloudtrail_layout(tmp_path: Path) -> None
     state = json.loads((tmp_path / "terraform.tfstate").read_text("utf-8"))
     types = sorted(resource["type"] for resource in state["resources"])
     assert types == ["aws_kms_alias"] + ["aws_kms_key"] * 4
+
+
+def test_a_folder_that_cannot_be_listed_is_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Permissions do not stop root, so the listing error is made to happen.
+    import os
+
+    from tfdrift_hook.sources import files
+
+    (tmp_path / "locked").mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(files.os, "scandir", scandir)
+    (tmp_path / "good.json").write_text('{"Records": []}', encoding="utf-8")
+    problems = Problems()
+
+    list(FileSource([tmp_path]).records(problems))
+
+    assert [str(problem) for problem in problems.items] == [
+        f"{tmp_path / 'locked'}: cannot be listed: Permission denied "
+        "(check the path and that it can be read)"
+    ]
