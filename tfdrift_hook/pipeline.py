@@ -50,6 +50,9 @@ class CheckRequest:
     trust: Trust = field(default_factory=Trust)
     fail_on: str = "error"
     rule_files: tuple[Path, ...] = ()
+    #: Validated settings of the config file, by section (``sources``, ``regions``...);
+    #: a source plugin reads its own section here and provides nothing without one.
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
