@@ -8,14 +8,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
+from tfdrift_hook.config import Settings, load_settings
 from tfdrift_hook.errors import TfdriftError
 from tfdrift_hook.inventory import Inventory, inventory_from_directory, load_inventory
+from tfdrift_hook.last_apply import WindowStart, window_start
 from tfdrift_hook.pipeline import CheckRequest, CheckResult, run_check
 from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager
-from tfdrift_hook.priorities import priority_name
+from tfdrift_hook.receipts import ReceiptError, check_lineage, receipt_store
 from tfdrift_hook.rules import RuleError, RuleSet, load_rule_files
 from tfdrift_hook.trust import Trust
-from tfdrift_hook.window import window_from_options
+from tfdrift_hook.window import Window, parse_bound
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ def run_check_command(
 ) -> int:
     plugins = build_plugin_manager(environ)
     report_format = _report_format(plugins, str(options["report_format"]))
-    request = build_request(options, datetime.now(timezone.utc))
+    request = build_request(options, environ, datetime.now(timezone.utc))
     if not request.inventory.resources:
         logger.warning(
             "%s holds no KMS resource: every key in the events is unmanaged; "
@@ -48,15 +50,52 @@ def run_check_command(
     return int(result.exit_code())
 
 
-def build_request(options: Mapping[str, Any], now: datetime) -> CheckRequest:
+def build_request(
+    options: Mapping[str, Any], environ: Mapping[str, str], now: datetime
+) -> CheckRequest:
+    """Options over environment over ``.tfdrift.yml`` over defaults, then the window."""
+    directory = Path(options.get("directory") or ".")
+    settings = load_settings(options, environ, directory)
+    inventory = _inventory(options)
+    start = _window_start(settings, options, inventory, now)
+    apply_windows = (start.apply_window,) if start.apply_window else ()
     return CheckRequest(
-        inventory=_inventory(options),
-        event_paths=tuple(options.get("event_paths") or ()),
-        window=window_from_options(options.get("since"), options.get("until"), now),
-        trust=Trust(principals=tuple(options.get("trusted") or ())),
-        fail_on=priority_name(str(options.get("fail_on") or "error")),
-        rule_files=tuple(options.get("rule_files") or ()),
+        inventory=inventory,
+        event_paths=settings.events,
+        window=Window(start.since, parse_bound(settings.until, now, "--until")),
+        window_reason=start.reason,
+        trust=Trust(settings.trusted_principals, apply_windows),
+        fail_on=settings.fail_on,
+        rule_files=settings.rules,
+        settings=settings.request_settings(),
     )
+
+
+def _window_start(
+    settings: Settings, options: Mapping[str, Any], inventory: Inventory, now: datetime
+) -> WindowStart:
+    """--since, else the last apply's receipt; a receipt of another state is refused."""
+    since = parse_bound(settings.since, now, "--since")
+    directory = Path(options.get("directory") or ".")
+    store = receipt_store(
+        options.get("receipt") or _configured_receipt(settings), directory
+    )
+    receipt = store.read()
+    if receipt is None and options.get("receipt"):
+        msg = f"{store.describe()}: no receipt there"
+        raise ReceiptError(f"{msg}; record one after apply with `tfdrift-hook record`")
+    if receipt is not None:
+        check_lineage(receipt, inventory.lineage, store.describe())
+    return window_start(since, receipt, store.describe(), None, inventory.source)
+
+
+def _configured_receipt(settings: Settings) -> str | None:
+    """The receipt the settings name: ``s3://bucket/key``, or a local path."""
+    receipts = settings.receipts
+    if receipts.get("store") == "s3" and receipts.get("bucket") and receipts.get("key"):
+        return f"s3://{receipts['bucket']}/{receipts['key']}"
+    path = receipts.get("path")
+    return str(path) if path else None
 
 
 def _inventory(options: Mapping[str, Any]) -> Inventory:

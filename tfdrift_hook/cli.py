@@ -76,9 +76,13 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option(
     "--fail-on",
     type=click.Choice(PRIORITIES, case_sensitive=False),
-    default="error",
-    show_default=True,
-    help="Exit 1 when a finding has this priority or a more severe one.",
+    help="Exit 1 when a finding has this priority or a more severe one "
+    "(default: error, or fail_on in .tfdrift.yml, or TFDRIFT_FAIL_ON).",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settings file (default: .tfdrift.yml in -C DIR, or TFDRIFT_CONFIG).",
 )
 @click.option(
     "--rules",
@@ -86,6 +90,12 @@ def cli(verbose: int, quiet: bool) -> None:
     multiple=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="Extra rule file (Falco-shaped YAML), loaded after the built-ins. Repeatable.",
+)
+@click.option(
+    "--receipt",
+    metavar="PATH|s3://BUCKET/KEY",
+    help="The last apply's receipt (default .tfdrift/receipt.json in -C DIR, if any);"
+    " the window starts at its end.",
 )
 @click.option(
     "--format",
@@ -102,6 +112,81 @@ def check(ctx: click.Context, /, verbose: int, quiet: bool, **options: Any) -> N
     if verbose or quiet:
         _configure_logging(verbose, quiet)
     ctx.exit(_run(_check, options))
+
+
+@cli.command()
+@click.option(
+    "-C",
+    "--chdir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Terraform directory; its state is read with `terraform state pull`.",
+)
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The terraform.tfstate the apply wrote (instead of `terraform state pull`).",
+)
+@click.option("--started", required=True, help="When the apply started (ISO-8601).")
+@click.option("--finished", help="When it finished (ISO-8601; default now).")
+@click.option(
+    "--principal",
+    metavar="ARN",
+    help="Who applied (default: the caller of these credentials, from STS).",
+)
+@click.option(
+    "--receipt",
+    metavar="PATH|s3://BUCKET/KEY",
+    help="Where to write it (default .tfdrift/receipt.json in the directory).",
+)
+@click.pass_context
+def record(ctx: click.Context, /, **options: Any) -> None:
+    """Write the receipt of a successful apply; the next check starts at its end."""
+    ctx.exit(_run(_record, options))
+
+
+def _record(options: dict[str, Any]) -> int:
+    from tfdrift_hook.record_command import run_record_command
+
+    return run_record_command(options, sys.stdout)
+
+
+@cli.command("config")
+@click.option(
+    "-C",
+    "--chdir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Terraform directory, where .tfdrift.yml is looked for.",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settings file (default: .tfdrift.yml in -C DIR, or TFDRIFT_CONFIG).",
+)
+@click.option(
+    "--show", is_flag=True, help="Print the settings in force and their origin."
+)
+@click.pass_context
+def config_command(ctx: click.Context, /, **options: Any) -> None:
+    """Validate the settings file; with --show, print every setting and its origin."""
+    ctx.exit(_run(_config, options))
+
+
+def _config(options: dict[str, Any]) -> int:
+    from tfdrift_hook.config import load_settings, render_settings
+
+    settings = load_settings(options, os.environ, Path(options["directory"]))
+    if options.get("show"):
+        click.echo(render_settings(settings))
+    else:
+        where = settings.config_file or "no settings file; defaults"
+        click.echo(f"settings valid ({where})")
+    return 0
 
 
 def _check(options: dict[str, Any]) -> int:

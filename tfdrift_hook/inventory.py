@@ -104,8 +104,11 @@ class Inventory:
         source: str,
         known_keys: Iterable[KnownKey] = (),
         problems: Iterable[Problem] = (),
+        lineage: str | None = None,
     ) -> None:
         self.resources = tuple(resources)
+        #: The state's lineage; a state file has one, ``show -json`` output has none.
+        self.lineage = lineage
         self.source = source
         self.known_keys = tuple(known_keys)
         self.problems = tuple(problems)
@@ -287,7 +290,14 @@ def inventory_from_document(doc: Mapping[str, Any], where: str) -> Inventory:
     records = _records(doc, where, problems)
     resources, known_keys = _Builder(records, problems).build()
     logger.debug("%s: %d managed KMS resources", where, len(resources))
-    return Inventory(resources, where, known_keys, problems.items)
+    lineage = doc.get("lineage")
+    return Inventory(
+        resources,
+        where,
+        known_keys,
+        problems.items,
+        lineage if isinstance(lineage, str) else None,
+    )
 
 
 # -- reading the shapes ------------------------------------------------------------

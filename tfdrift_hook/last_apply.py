@@ -45,4 +45,4 @@ def window_start(
         reason = f"last write of {state_where} (no receipt; record one after apply)"
         return WindowStart(state_written, reason)
 
-    return WindowStart(None, "every record given (no --since, receipt or state time)")
+    return WindowStart(None, "")

@@ -47,6 +47,8 @@ class CheckRequest:
     inventory: Inventory
     event_paths: tuple[Path, ...] = ()
     window: Window = field(default_factory=Window)
+    #: Why the window starts where it does (``--since``, a receipt...), for reports.
+    window_reason: str = ""
     trust: Trust = field(default_factory=Trust)
     fail_on: str = "error"
     rule_files: tuple[Path, ...] = ()

@@ -29,6 +29,8 @@ from tfdrift_hook.trust import ApplyWindow
 logger = logging.getLogger(__name__)
 
 RECEIPT_VERSION = 1
+#: Where receipts go when nothing else is said, relative to the Terraform directory.
+DEFAULT_RECEIPT = Path(".tfdrift") / "receipt.json"
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -191,6 +193,20 @@ class S3ReceiptStore:
         except ClientError as exc:
             raise ReceiptError(f"{self.describe()}: cannot write: {exc}") from exc
         logger.info("receipt written to %s", self.describe())
+
+
+def receipt_store(target: Any, directory: Path) -> ReceiptStore:
+    """``s3://bucket/key``, a path, or ``.tfdrift/receipt.json`` in the directory."""
+    text = str(target) if target else ""
+    if text.startswith("s3://"):
+        bucket, _, key = text[len("s3://") :].partition("/")
+        if not bucket or not key:
+            raise ReceiptError(f"{text}: an S3 receipt is s3://BUCKET/KEY")
+        import boto3
+
+        return S3ReceiptStore(bucket, key, boto3.client("s3"))
+
+    return LocalReceiptStore(Path(text) if text else directory / DEFAULT_RECEIPT)
 
 
 def beside_state_object(state_key: str) -> str:

@@ -70,6 +70,24 @@ def show_json(
     return _parse(output, what, directory)
 
 
+def state_pull(
+    directory: Path, timeout: float = DEFAULT_TIMEOUT_SECONDS
+) -> dict[str, Any]:
+    """``terraform state pull`` in ``directory``: the raw state, lineage and serial too.
+
+    ``show -json`` leaves lineage and serial out; a receipt needs both, and this also
+    reaches a remote backend's state.
+    """
+    binary = find_terraform()
+    if binary is None:
+        msg = f"terraform not found on PATH (install it or set {BINARY_ENV})"
+        raise TerraformError(msg)
+
+    command = [binary, "state", "pull"]
+    output = _run(command, directory, timeout, "terraform state pull")
+    return _parse(output, "terraform state pull", directory)
+
+
 def _run(command: list[str], directory: Path, timeout: float, what: str) -> str:
     logger.info("running %s in %s", what, directory)
     environment = {**os.environ, "TF_IN_AUTOMATION": "1"}

@@ -71,7 +71,8 @@ def _header(result: CheckResult) -> list[str]:
     return [
         f"tfdrift-hook check: {len(inventory.resources)} managed KMS resources "
         f"from {inventory.source}",
-        f"window: {request.window.describe()}",
+        f"window: {request.window.describe()}"
+        + (f" ({request.window_reason})" if request.window_reason else ""),
         f"events: {stats.kms_records} KMS records from {sources} "
         f"({stats.writes} writes, {stats.reads} reads, {stats.in_band} in band, "
         f"{stats.failed_attempts} failed, {stats.duplicates} duplicates)",
