@@ -97,3 +97,36 @@ def test_a_wrong_type_in_the_file_is_a_usage_error_naming_it(tmp_path: Path) -> 
 
     assert run.exit_code == 2
     assert ".tfdrift.yml" in run.stderr and "settle_minutes" in run.stderr
+
+
+def test_check_reads_live_events_from_cloudtrail_lookup_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fake_cloudtrail import serving
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "t")):
+        monkeypatch.setenv(name, value)
+    state = write_state(tmp_path, kms_key("app", KEY_1234))
+    disable = record("DisableKey", {"keyId": KEY_1234}, "2026-11-30T10:00:00Z", "d1")
+    with serving() as fake:
+        fake.seed([disable])
+        (tmp_path / ".tfdrift.yml").write_text(
+            f"sources:\n  lookup_events:\n    endpoint_url: {fake.url}\n",
+            encoding="utf-8",
+        )
+
+        run = run_cli(
+            "check",
+            "-C",
+            tmp_path,
+            "--state",
+            state,
+            "--format",
+            "json",
+            "--since",
+            "2026-11-29T00:00:00Z",
+        )
+
+    assert run.exit_code == 1, run.stderr
+    assert "kms_key_disabled" in run.stdout and '"event_id": "d1"' in run.stdout
+    assert fake.total_calls() >= 1

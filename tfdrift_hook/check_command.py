@@ -86,7 +86,22 @@ def _window_start(
         raise ReceiptError(f"{msg}; record one after apply with `tfdrift-hook record`")
     if receipt is not None:
         check_lineage(receipt, inventory.lineage, store.describe())
-    return window_start(since, receipt, store.describe(), None, inventory.source)
+    written = _state_written(options) if settings.sources else None
+    return window_start(since, receipt, store.describe(), written, inventory.source)
+
+
+def _state_written(options: Mapping[str, Any]) -> datetime | None:
+    """When the local state was last written: the closest known apply, for live sources.
+
+    Replayed files keep every record; only a live source needs a start, and without a
+    receipt or --since this is the best one known.
+    """
+    directory = Path(options.get("directory") or ".")
+    path = Path(options.get("state") or directory / "terraform.tfstate")
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    except OSError:
+        return None
 
 
 def _configured_receipt(settings: Settings) -> str | None:

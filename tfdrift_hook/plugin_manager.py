@@ -25,6 +25,7 @@ DISABLE_VARIABLE = "TFDRIFT_HOOK_DISABLE_PLUGINS"
 #: Built-in plugins: name and module. Each module holds its own hook implementations.
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("files", "tfdrift_hook.sources.files"),
+    ("lookup_events", "tfdrift_hook.sources.lookup_events"),
     ("actors", "tfdrift_hook.actors"),
     ("kms-normalizer", "tfdrift_hook.normalizer"),
     ("builtin-rules", "tfdrift_hook.rules"),
