@@ -62,7 +62,13 @@ from tfdrift_hook.problems import Problems
 if TYPE_CHECKING:
     from tfdrift_hook.pipeline import CheckRequest
 
-__all__ = ["WHOLE_FILE_LIMIT", "FileSource", "SourceRecord"]
+__all__ = [
+    "WHOLE_FILE_LIMIT",
+    "FileSource",
+    "SourceRecord",
+    "Wanted",
+    "records_from_bytes",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +157,7 @@ class FileSource:
         self, problems: Problems, event_sources: frozenset[str] | None = None
     ) -> Iterator[SourceRecord]:
         """Yield the records of every file, in the order of the paths, then files."""
-        wanted = _Wanted(event_sources)
+        wanted = Wanted(event_sources)
         for path in self._files(problems):
             yield from _file_records(path, problems, wanted)
 
@@ -169,7 +175,7 @@ class FileSource:
             yield from files
 
 
-class _Wanted:
+class Wanted:
     """Which records to hand out, and a search for the bytes each of them holds."""
 
     def __init__(self, sources: frozenset[str] | None) -> None:
@@ -248,7 +254,7 @@ def _is_special(path: Path) -> bool:
 
 
 def _file_records(
-    path: Path, problems: Problems, wanted: _Wanted
+    path: Path, problems: Problems, wanted: Wanted
 ) -> Iterator[SourceRecord]:
     """The records of one file; a file too deep to parse is one problem, not a crash."""
     try:
@@ -260,7 +266,7 @@ def _file_records(
 
 
 def _readable_file_records(
-    path: Path, problems: Problems, wanted: _Wanted
+    path: Path, problems: Problems, wanted: Wanted
 ) -> Iterator[SourceRecord]:
     where = str(path)
     try:
@@ -280,15 +286,32 @@ def _readable_file_records(
     if data is None:
         yield from _streamed_records(path, problems, wanted)
         return
-    data = _utf8(data)
-    if _BLANK.match(data):
+    lines = _is_lines_name(path)
+    yield from records_from_bytes(data, where, problems, wanted, gzipped, lines)
+
+
+def records_from_bytes(
+    data: bytes,
+    where: str,
+    problems: Problems,
+    wanted: Wanted,
+    gzipped: bool = False,
+    lines: bool = False,
+) -> Iterator[SourceRecord]:
+    """The records of one file's inflated bytes, whatever source fetched them.
+
+    ``lines`` says the name promises JSON Lines; other documents are told apart by
+    their content. What cannot be read is added to ``problems`` under ``where``.
+    """
+    text = _utf8(data)
+    if _BLANK.match(text):
         problems.add(where, "is empty", _FIX_EMPTY)
-    elif _is_binary(data):
+    elif _is_binary(text):
         problems.add(where, *_binary_problem(gzipped))
-    elif _is_lines_name(path):
-        yield from _line_records(data.splitlines(), where, problems, wanted)
+    elif lines:
+        yield from _line_records(text.splitlines(), where, problems, wanted)
     else:
-        yield from _document_records(data, where, problems, wanted)
+        yield from _document_records(text, where, problems, wanted)
 
 
 def _read(path: Path, limit: int) -> tuple[bytes | None, bool]:
@@ -372,7 +395,7 @@ _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 def _document_records(
-    data: bytes, where: str, problems: Problems, wanted: _Wanted
+    data: bytes, where: str, problems: Problems, wanted: Wanted
 ) -> Iterator[SourceRecord]:
     """Records of one document; a log file's unwanted records are never parsed."""
     try:
@@ -398,7 +421,7 @@ def _document_records(
 
 
 def _parsed_records(
-    data: bytes, where: str, problems: Problems, wanted: _Wanted
+    data: bytes, where: str, problems: Problems, wanted: Wanted
 ) -> Iterator[SourceRecord]:
     """Records of a document parsed whole, whose syntax msgspec may not have checked."""
     try:
@@ -442,7 +465,7 @@ def _shape(top: Mapping[str, Any]) -> str:
 
 
 def _shaped_records(
-    top: Mapping[str, Any], where: str, problems: Problems, wanted: _Wanted
+    top: Mapping[str, Any], where: str, problems: Problems, wanted: Wanted
 ) -> Iterator[SourceRecord]:
     """Records of a log file or lookup-events page whose values are raw or parsed."""
     shape = _shape(top)
@@ -478,7 +501,7 @@ def _list_value(
 
 
 def _records(
-    items: list[Any], where: str, problems: Problems, wanted: _Wanted
+    items: list[Any], where: str, problems: Problems, wanted: Wanted
 ) -> Iterator[SourceRecord]:
     """The wanted records of a list whose items are raw JSON or parsed values.
 
@@ -506,7 +529,7 @@ def _records(
 
 
 def _checked(
-    record: Any, where: str, problems: Problems, wanted: _Wanted
+    record: Any, where: str, problems: Problems, wanted: Wanted
 ) -> SourceRecord | None:
     if not isinstance(record, dict):
         problems.add(where, f"is a JSON {_kind(record)}, not a record", _FIX_RECORD)
@@ -520,7 +543,7 @@ def _kind(value: Any) -> str:
 
 
 def _lookup_event(
-    item: Any, where: str, problems: Problems, wanted: _Wanted
+    item: Any, where: str, problems: Problems, wanted: Wanted
 ) -> Iterator[SourceRecord]:
     """The record inside one lookup-events entry, where it is a JSON string."""
     if isinstance(item, msgspec.Raw):
@@ -547,7 +570,7 @@ def _lookup_event(
 
 
 def _value_records(
-    value: Any, where: str, problems: Problems, wanted: _Wanted
+    value: Any, where: str, problems: Problems, wanted: Wanted
 ) -> Iterator[SourceRecord]:
     """Records of a value already parsed: a line, a page, a list of records."""
     if isinstance(value, list):
@@ -562,7 +585,7 @@ def _value_records(
 
 
 def _irregular_records(
-    data: bytes, where: str, problems: Problems, wanted: _Wanted
+    data: bytes, where: str, problems: Problems, wanted: Wanted
 ) -> Iterator[SourceRecord]:
     """Several JSON values one after another, or a syntax error to report."""
     try:
@@ -608,7 +631,7 @@ def _syntax_error(data: bytes) -> str:
 
 
 def _concatenated_records(
-    text: str, where: str, problems: Problems, wanted: _Wanted
+    text: str, where: str, problems: Problems, wanted: Wanted
 ) -> Iterator[SourceRecord]:
     """Documents written one after another, as appended CLI output pages are."""
     decoder = json.JSONDecoder()
@@ -626,7 +649,7 @@ def _concatenated_records(
 
 
 def _line_records(
-    lines: Iterable[bytes], where: str, problems: Problems, wanted: _Wanted
+    lines: Iterable[bytes], where: str, problems: Problems, wanted: Wanted
 ) -> Iterator[SourceRecord]:
     """The wanted records of JSON Lines, each line parsed on its own.
 
@@ -660,7 +683,7 @@ def _line_problem(exc: orjson.JSONDecodeError) -> tuple[str, str]:
 
 
 def _streamed_records(
-    path: Path, problems: Problems, wanted: _Wanted
+    path: Path, problems: Problems, wanted: Wanted
 ) -> Iterator[SourceRecord]:
     """Records of a file too big to hold, read as it is inflated."""
     where = str(path)
@@ -693,7 +716,7 @@ def _starts_with_a_line(path: Path) -> bool:
 
 
 def _streamed_log_file(
-    path: Path, where: str, problems: Problems, wanted: _Wanted
+    path: Path, where: str, problems: Problems, wanted: Wanted
 ) -> Generator[SourceRecord, None, int]:
     """The records of a big log file; returns how many there were, or -1 on error.
 
@@ -734,7 +757,7 @@ _VALUE_STARTS = frozenset({"start_map", "string", "number", "boolean", "null"})
 
 
 def _streamed_document(
-    stream: BinaryIO, where: str, problems: Problems, wanted: _Wanted
+    stream: BinaryIO, where: str, problems: Problems, wanted: Wanted
 ) -> Iterator[SourceRecord]:
     """Records of one large document, each built from the parser's events."""
     events = ijson.parse(stream, use_float=True)

@@ -37,20 +37,15 @@ from tfdrift_hook.problems import Problems
 # The file source's parser, shared so that both sources read bytes alike. These names
 # are private to files.py until it offers one public "records from bytes" function.
 from tfdrift_hook.sources.files import (
-    _BLANK,
     _FIX_DEPTH,
-    _FIX_EMPTY,
     _FIX_GZIP,
     _GZIP_MAGIC,
     _INFLATE_ERRORS,
     _TOO_DEEP,
     SourceRecord,
-    _binary_problem,
-    _document_records,
+    Wanted,
     _gunzip,
-    _is_binary,
-    _utf8,
-    _Wanted,
+    records_from_bytes,
 )
 
 if TYPE_CHECKING:
@@ -170,7 +165,7 @@ class S3TrailSource:
         self, problems: Problems, event_sources: frozenset[str] | None = None
     ) -> Iterator[SourceRecord]:
         """Yield the records of every log object in the window's days, by key."""
-        wanted = _Wanted(event_sources)
+        wanted = Wanted(event_sources)
         with ThreadPoolExecutor(self.max_workers, "tfdrift-s3") as pool:
             objects = self._listed(pool, problems)
             logger.info(
@@ -262,14 +257,16 @@ class S3TrailSource:
     # --- parsing --------------------------------------------------------------
 
     def _object_records(
-        self, fetched: _Fetched, problems: Problems, wanted: _Wanted
+        self, fetched: _Fetched, problems: Problems, wanted: Wanted
     ) -> Iterator[SourceRecord]:
         where = f"s3://{self.bucket}/{fetched.key}"
         if fetched.error is not None:
             problems.add(where, *fetched.error)
             return
         try:
-            yield from _parsed(fetched, where, problems, wanted)
+            yield from records_from_bytes(
+                fetched.data, where, problems, wanted, fetched.gzipped
+            )
         except RecursionError:
             problems.add(where, _TOO_DEEP, _FIX_DEPTH)
 
@@ -299,18 +296,6 @@ class _NoBar(contextlib.nullcontext["_NoBar"]):
 
     def update(self, _: int) -> None:
         pass
-
-
-def _parsed(
-    fetched: _Fetched, where: str, problems: Problems, wanted: _Wanted
-) -> Iterator[SourceRecord]:
-    data = _utf8(fetched.data)
-    if _BLANK.match(data):
-        problems.add(where, "is empty", _FIX_EMPTY)
-    elif _is_binary(data):
-        problems.add(where, *_binary_problem(fetched.gzipped))
-    else:
-        yield from _document_records(data, where, problems, wanted)
 
 
 def _aws_errors() -> tuple[type[Exception], ...]:
