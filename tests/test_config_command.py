@@ -130,3 +130,29 @@ def test_check_reads_live_events_from_cloudtrail_lookup_events(
     assert run.exit_code == 1, run.stderr
     assert "kms_key_disabled" in run.stdout and '"event_id": "d1"' in run.stdout
     assert fake.total_calls() >= 1
+
+
+def test_a_window_cloudtrail_may_still_add_to_is_incomplete_when_required(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fake_cloudtrail import serving
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "t")):
+        monkeypatch.setenv(name, value)
+    state = write_state(tmp_path, kms_key("app", KEY_1234))
+    with serving() as fake:
+        (tmp_path / ".tfdrift.yml").write_text(
+            f"sources:\n  lookup_events:\n    endpoint_url: {fake.url}\n",
+            encoding="utf-8",
+        )
+        base = ("check", "-C", tmp_path, "--state", state, "--since", "2026-11-29")
+        open_ended = run_cli(*base, "--require-complete")
+        settled = run_cli(*base, "--require-complete", "--until", "2026-11-30")
+        plain = run_cli(*base)
+
+    assert open_ended.exit_code == 3
+    assert "not settled: CloudTrail may still deliver events after" in open_ended.stdout
+    assert settled.exit_code == 0, settled.stdout
+    assert plain.exit_code == 0
+    assert "complete up to:" in plain.stdout
+    assert "events: 0 KMS records from lookup_events " in plain.stdout

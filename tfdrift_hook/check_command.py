@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -68,6 +68,8 @@ def build_request(
         fail_on=settings.fail_on,
         rule_files=settings.rules,
         settings=settings.request_settings(),
+        settled_until=now - timedelta(minutes=settings.settle_minutes),
+        require_complete=bool(options.get("require_complete")),
     )
 
 

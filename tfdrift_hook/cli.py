@@ -92,6 +92,12 @@ def cli(verbose: int, quiet: bool) -> None:
     help="Extra rule file (Falco-shaped YAML), loaded after the built-ins. Repeatable.",
 )
 @click.option(
+    "--require-complete",
+    is_flag=True,
+    help="Exit 3 while CloudTrail may still deliver events of the window "
+    "(settle_minutes, default 15).",
+)
+@click.option(
     "--receipt",
     metavar="PATH|s3://BUCKET/KEY",
     help="The last apply's receipt (default .tfdrift/receipt.json in -C DIR, if any);"

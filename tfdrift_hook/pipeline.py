@@ -49,6 +49,10 @@ class CheckRequest:
     window: Window = field(default_factory=Window)
     #: Why the window starts where it does (``--since``, a receipt...), for reports.
     window_reason: str = ""
+    #: Up to when live sources are complete: now minus the delivery delay (settle).
+    settled_until: datetime | None = None
+    #: Whether a window that is not settled yet makes the result incomplete.
+    require_complete: bool = False
     trust: Trust = field(default_factory=Trust)
     fail_on: str = "error"
     rule_files: tuple[Path, ...] = ()
@@ -69,6 +73,8 @@ class Stats:
     failed_attempts: int = 0
     in_band: int = 0
     sources: list[str] = field(default_factory=list)
+    #: Sources that could not read everything: name and how many problems.
+    failed_sources: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -112,7 +118,11 @@ def run_check(
     sources = _sources(request, plugins)
     for source in sources:
         stats.sources.append(source.name)
+        before = len(problems)
         reader.read(source)
+        if len(problems) > before:
+            stats.failed_sources[source.name] = len(problems) - before
+    _check_settled(request, sources, problems)
 
     resolver = Resolver(request.inventory)
     rebuild = Reconstruction(request.inventory, resolver, request.trust, reader.usage)
@@ -130,6 +140,29 @@ def run_check(
         notes=reader.notes + rebuild.notes,
         in_band=rebuild.in_band,
         usage=reader.usage,
+    )
+
+
+def _check_settled(
+    request: CheckRequest, sources: list[EventSource], problems: Problems
+) -> None:
+    """With --require-complete, a window CloudTrail may still add events to is partial.
+
+    CloudTrail delivers an event up to about 15 minutes after the call; files given
+    by hand are what they are, so only live sources are held to this.
+    """
+    settled = request.settled_until
+    live = [source.name for source in sources if source.name != "files"]
+    if not request.require_complete or settled is None or not live:
+        return
+    until = request.window.until
+    if until is not None and until <= settled:
+        return
+    stamp = settled.strftime("%Y-%m-%dT%H:%M:%SZ")
+    problems.add(
+        "window",
+        f"not settled: CloudTrail may still deliver events after {stamp}",
+        f"run again later, or pass --until {stamp}",
     )
 
 

@@ -67,7 +67,19 @@ def safe_line(line: str) -> str:
 def _header(result: CheckResult) -> list[str]:
     request, stats = result.request, result.stats
     inventory = request.inventory
-    sources = ", ".join(stats.sources) or "none"
+    sources = ", ".join(
+        f"{name} ({stats.failed_sources[name]} problems)"
+        if name in stats.failed_sources
+        else name
+        for name in stats.sources
+    )
+    live = [name for name in stats.sources if name != "files"]
+    settled = request.settled_until
+    complete = (
+        [f"complete up to: {settled:%Y-%m-%dT%H:%M:%SZ} (CloudTrail delivers late)"]
+        if live and settled is not None
+        else []
+    )
     return [
         f"tfdrift-hook check: {len(inventory.resources)} managed KMS resources "
         f"from {inventory.source}",
@@ -76,6 +88,7 @@ def _header(result: CheckResult) -> list[str]:
         f"events: {stats.kms_records} KMS records from {sources} "
         f"({stats.writes} writes, {stats.reads} reads, {stats.in_band} in band, "
         f"{stats.failed_attempts} failed, {stats.duplicates} duplicates)",
+        *complete,
         "",
     ]
 
