@@ -18,14 +18,22 @@ from typing import TYPE_CHECKING, Any, cast
 from tfdrift_hook.actors import Actor
 from tfdrift_hook.errors import ExitCode, TfdriftError
 from tfdrift_hook.events import KMS_EVENT_SOURCE, KmsEvent, parse_event_time
-from tfdrift_hook.findings import Finding, judge
+from tfdrift_hook.findings import Candidate, Finding, judge
 from tfdrift_hook.inventory import Inventory
 from tfdrift_hook.normalizer import is_read_only
 from tfdrift_hook.priorities import severity
 from tfdrift_hook.problems import Problems
 from tfdrift_hook.reconstruction import Reconstruction
-from tfdrift_hook.resolution import Resolver
+from tfdrift_hook.resolution import Resolver, Subject, Target
 from tfdrift_hook.rules import RuleSet
+from tfdrift_hook.trail_coverage import (
+    COVERAGE_GAP,
+    cloudtrail_client,
+    gap_event,
+    now_utc,
+    trail_gaps,
+    trail_regions,
+)
 from tfdrift_hook.trust import Trust
 from tfdrift_hook.usage import KeyUsage, UsageCounter
 from tfdrift_hook.window import Window
@@ -128,6 +136,7 @@ def run_check(
     rebuild = Reconstruction(request.inventory, resolver, request.trust, reader.usage)
     # A stable sort: calls in the same second keep the order the trail gave them.
     candidates = rebuild.apply(sorted(reader.writes, key=_event_time))
+    candidates += _coverage_candidates(request)
     stats.failed_attempts = len(rebuild.failed)
     stats.in_band = len(rebuild.in_band)
     findings = _filtered(judge(candidates, rules), request, plugins)
@@ -141,6 +150,21 @@ def run_check(
         in_band=rebuild.in_band,
         usage=reader.usage,
     )
+
+
+def _coverage_candidates(request: CheckRequest) -> list[Candidate]:
+    """Regions whose trail does not record KMS writes, for the trail-based sources."""
+    regions = trail_regions(request)
+    if not regions:
+        return []
+
+    account = next(iter(sorted(request.inventory.accounts)), None)
+    now = now_utc()
+    gaps = trail_gaps(regions, cloudtrail_client(request))
+    target = Target(Subject.UNATTRIBUTABLE)
+    return [
+        Candidate(COVERAGE_GAP, gap_event(gap, account, now), target) for gap in gaps
+    ]
 
 
 def _check_settled(

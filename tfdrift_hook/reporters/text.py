@@ -34,6 +34,7 @@ _STATUS_WORDS = {
     "terraform_outside_pipeline": "Terraform run outside the pipeline",
     "aws_service": "by AWS",
     "unmodelled": "a call this version does not model",
+    "coverage_gap": "the trail may not record this Region's KMS calls",
 }
 
 
