@@ -42,18 +42,19 @@ def trail_gaps(
     """The Regions whose KMS management events no logging trail records."""
     gaps: list[TrailGap] = []
     for region in sorted(set(regions)):
-        gap = _region_gap(region, client_for(region))
+        gap = _region_gap(region, client_for)
         if gap is not None:
             gaps.append(gap)
     return gaps
 
 
-def _region_gap(region: str, client: Any) -> TrailGap | None:
+def _region_gap(region: str, client_for: Callable[[str], Any]) -> TrailGap | None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        trails = client.describe_trails(includeShadowTrails=True)["trailList"]
-        reasons = [_trail_reason(client, trail, region) for trail in trails]
+        listed = client_for(region).describe_trails(includeShadowTrails=True)
+        trails = listed["trailList"]
+        reasons = [_trail_reason(client_for, trail, region) for trail in trails]
     except (BotoCoreError, ClientError) as exc:
         return TrailGap(region, f"the trails could not be read: {exc}")
 
@@ -65,12 +66,17 @@ def _region_gap(region: str, client: Any) -> TrailGap | None:
     return TrailGap(region, "; ".join(str(reason) for reason in reasons))
 
 
-def _trail_reason(client: Any, trail: Mapping[str, Any], region: str) -> str | None:
+def _trail_reason(
+    client_for: Callable[[str], Any], trail: Mapping[str, Any], region: str
+) -> str | None:
     """Why this trail does not cover KMS in the Region, or None when it does."""
     name = str(trail.get("TrailARN") or trail.get("Name"))
-    if not trail.get("IsMultiRegionTrail") and trail.get("HomeRegion") != region:
+    home = str(trail.get("HomeRegion") or region)
+    if not trail.get("IsMultiRegionTrail") and home != region:
         return f"{name} records another Region"
 
+    # A trail's status and selectors are asked of its home Region.
+    client = client_for(home)
     if not client.get_trail_status(Name=name).get("IsLogging"):
         return f"{name} is not logging"
 

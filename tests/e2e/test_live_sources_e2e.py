@@ -37,6 +37,7 @@ pytestmark = pytest.mark.e2e
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 BUCKET = "tfdrift-e2e-trail"
+TRAIL = "management-events"
 TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 PAYMENTS = 'aws_kms_key.app["payments"]'
@@ -265,6 +266,7 @@ def _run_scenario(
 
     s3 = _boto3("s3", endpoint)
     s3.create_bucket(Bucket=BUCKET)
+    _create_trail(_boto3("cloudtrail", endpoint))
     trail = Trail(applied, s3)
     keys = _deliver_history(trail, principal, started, finished)
     keys.append(_change_out_of_band(trail, kms_client(endpoint), finished))
@@ -282,6 +284,19 @@ def _run_scenario(
         scenario.json_check = run_check([*arguments, "json"], env=check_env)
         scenario.text_check = run_check([*arguments, "text"], env=check_env)
     return scenario
+
+
+def _create_trail(cloudtrail: Any) -> None:
+    """The trail that delivers to the bucket, logging KMS writes in every Region."""
+    cloudtrail.create_trail(
+        Name=TRAIL, S3BucketName=BUCKET, IsMultiRegionTrail=True
+    )
+    cloudtrail.start_logging(Name=TRAIL)
+    # What AWS answers for a trail left at its defaults; moto would answer [].
+    cloudtrail.put_event_selectors(
+        TrailName=TRAIL,
+        EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}],
+    )
 
 
 def _deliver_history(
