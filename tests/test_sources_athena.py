@@ -7,11 +7,9 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
-from moto.core import DEFAULT_ACCOUNT_ID
 
 from tfdrift_hook.inventory import Inventory, ManagedResource
 from tfdrift_hook.pipeline import CheckRequest
@@ -32,6 +30,8 @@ from tfdrift_hook.sources.athena import (
 from tfdrift_hook.window import Window
 
 REGION = "us-east-1"
+#: The account moto answers as.
+DEFAULT_ACCOUNT_ID = "123456789012"
 ALICE, BOB = "111111111111", "222222222222"
 SINCE = datetime(2026, 3, 1, 0, 0, tzinfo=timezone.utc)
 UNTIL = datetime(2026, 3, 3, 23, 30, tzinfo=timezone.utc)
@@ -290,7 +290,7 @@ def test_map_keys_with_punctuation_and_values_with_commas_but_no_key() -> None:
     }
 
 
-@pytest.mark.parametrize("text", ["{a=1", "{a=1, }", "[a, b", "{=1}", "{a=1}x"])
+@pytest.mark.parametrize("text", ["{a=1", "{a={b=1}", "[a, b", "{=1}", "{a=1}x"])
 def test_unbalanced_text_is_refused(text: str) -> None:
     with pytest.raises(StructTextError):
         parse_struct_text(text)
@@ -357,7 +357,11 @@ def test_a_partition_without_values_adds_no_predicate() -> None:
 
 def test_string_values_are_escaped() -> None:
     sql = build_query(
-        "db", "t", SINCE, UNTIL, partitions=Partitions(region="region"),
+        "db",
+        "t",
+        SINCE,
+        UNTIL,
+        partitions=Partitions(region="region"),
         regions=["x') OR 1=1 --"],
     )
 
@@ -477,7 +481,8 @@ def test_the_query_athena_ran_is_the_one_built(aws: None) -> None:
     assert "eventtime >= '2026-03-01T00:00:00Z'" in execution.query
     assert "eventtime <= '2026-03-03T23:30:00Z'" in execution.query
     assert "\"timestamp\" BETWEEN '2026/03/01' AND '2026/03/04'" in execution.query
-    assert execution.context == {"Database": "security"}
+    context: Any = execution.context
+    assert context == {"Database": "security"}
     assert execution.workgroup is None or execution.workgroup.name == "primary"
     assert execution.config["OutputLocation"].startswith("s3://athena-results/tfdrift/")
 
@@ -588,12 +593,20 @@ def test_a_query_that_runs_too_long_is_stopped_and_a_problem() -> None:
 
 def test_results_are_read_page_after_page() -> None:
     first, second = athena_rows(PUT_KEY_POLICY), athena_rows(DISABLE_KEY)[1:]
-    pages = [
+    pages: list[dict[str, Any]] = [
         {
-            "ResultSet": {"Rows": first, "ResultSetMetadata": {"ColumnInfo": COLUMN_INFO}},
+            "ResultSet": {
+                "Rows": first,
+                "ResultSetMetadata": {"ColumnInfo": COLUMN_INFO},
+            },
             "NextToken": "page-2",
         },
-        {"ResultSet": {"Rows": second, "ResultSetMetadata": {"ColumnInfo": COLUMN_INFO}}},
+        {
+            "ResultSet": {
+                "Rows": second,
+                "ResultSetMetadata": {"ColumnInfo": COLUMN_INFO},
+            }
+        },
     ]
     client = ScriptedClient([{"State": "SUCCEEDED"}], pages)
     problems = Problems()

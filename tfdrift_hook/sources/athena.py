@@ -13,7 +13,7 @@ check needs::
         database: default           # Glue database of the table
         table: cloudtrail_logs
         workgroup: primary
-        output_location: s3://athena-results/tfdrift/   # optional if the workgroup sets one
+        output_location: s3://athena-results/tfdrift/  # unless the workgroup sets it
         region: us-east-1           # optional; default: the first region of the keys
         max_wait_seconds: 300       # how long to wait for the query, at most
         partitions:                 # optional; which column holds what
@@ -30,8 +30,8 @@ which :func:`parse_struct_text` reads back. Each row becomes the CloudTrail reco
 normalizer reads, with CloudTrail's own (camelCase) field names.
 
 A query that fails, is cancelled or does not finish in time is one problem naming the
-query and Athena's reason; a row whose JSON fields cannot be read is a problem naming the
-row, and the other rows are still read.
+query and Athena's reason; a row whose JSON fields cannot be read is a problem naming
+the row, and the other rows are still read.
 """
 
 from __future__ import annotations
@@ -566,13 +566,16 @@ class AthenaSource:
             if page == 1 and rows and [v and v.lower() for v in rows[0]] == columns:
                 rows = rows[1:]
             for values in rows:
-                yield dict(zip(columns, values))
+                yield dict(zip(columns, values, strict=False))
             token = answer.get("NextToken") or None
             if token is None:
                 return
 
     def _page(self, query_id: str, token: str | None, page: int) -> Mapping[str, Any]:
-        request: dict[str, Any] = {"QueryExecutionId": query_id, "MaxResults": PAGE_SIZE}
+        request: dict[str, Any] = {
+            "QueryExecutionId": query_id,
+            "MaxResults": PAGE_SIZE,
+        }
         if token:
             request["NextToken"] = token
         try:
@@ -698,7 +701,9 @@ def _output_location(value: Any) -> str | None:
     return value
 
 
-def _region(section: Mapping[str, Any], request: CheckRequest, extra: Sequence[str]) -> str:
+def _region(
+    section: Mapping[str, Any], request: CheckRequest, extra: Sequence[str]
+) -> str:
     configured = section.get("region")
     if configured:
         return str(configured)
