@@ -116,6 +116,7 @@ def test_a_full_file_gives_every_value_with_its_key_as_origin(tmp_path: Path) ->
         "table": "trail",
         "workgroup": "drift",
         "output_location": "s3://athena-results/drift/",
+        "max_wait_seconds": 300,  # the schema's default
     }
     assert settings.receipts == {
         "store": "s3",

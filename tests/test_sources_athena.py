@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 
+from tfdrift_hook.actors import actor_from_record
 from tfdrift_hook.inventory import Inventory, ManagedResource
 from tfdrift_hook.pipeline import CheckRequest
 from tfdrift_hook.problems import Problems
@@ -304,6 +305,20 @@ def test_rows_become_cloudtrail_records_with_cloudtrail_names() -> None:
     assert record_from_row(DISABLE_KEY) == DISABLE_KEY_RECORD
 
 
+def test_the_actors_module_reads_who_made_each_call() -> None:
+    role = actor_from_record(record_from_row(PUT_KEY_POLICY))
+    user = actor_from_record(record_from_row(DISABLE_KEY))
+
+    assert (role.type, role.name, role.account) == (
+        "AssumedRole",
+        "alice@example.com",
+        ALICE,
+    )
+    assert role.role_arn == f"arn:aws:iam::{ALICE}:role/Admin"
+    assert role.mfa is True
+    assert (user.type, user.name, user.account) == ("IAMUser", "bob", BOB)
+
+
 def test_readonly_text_becomes_a_flag() -> None:
     assert record_from_row({"readonly": "true"}) == {"readOnly": True}
     assert record_from_row({"readonly": "FALSE"}) == {"readOnly": False}
@@ -483,7 +498,8 @@ def test_the_query_athena_ran_is_the_one_built(aws: None) -> None:
     assert "\"timestamp\" BETWEEN '2026/03/01' AND '2026/03/04'" in execution.query
     context: Any = execution.context
     assert context == {"Database": "security"}
-    assert execution.workgroup is None or execution.workgroup.name == "primary"
+    assert execution.workgroup is not None
+    assert execution.workgroup.name == "primary"
     assert execution.config["OutputLocation"].startswith("s3://athena-results/tfdrift/")
 
 

@@ -117,6 +117,23 @@ _ATHENA = _section(
             "x-expected": "an s3://bucket/prefix/ location",
         },
         "endpoint_url": _ENDPOINT_URL,
+        "region": _REGION,
+        "max_wait_seconds": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 300,
+            "x-expected": "a number of seconds above 0",
+        },
+        "partitions": _section(
+            {
+                name: {
+                    "type": "string",
+                    "pattern": r"^[A-Za-z0-9_]{1,255}$",
+                    "x-expected": "a column name (letters, digits, _)",
+                }
+                for name in ("account", "region", "date")
+            }
+        ),
     }
 )
 

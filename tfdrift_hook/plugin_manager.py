@@ -27,6 +27,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("files", "tfdrift_hook.sources.files"),
     ("lookup_events", "tfdrift_hook.sources.lookup_events"),
     ("s3", "tfdrift_hook.sources.s3_trail"),
+    ("athena", "tfdrift_hook.sources.athena"),
     ("actors", "tfdrift_hook.actors"),
     ("kms-normalizer", "tfdrift_hook.normalizer"),
     ("builtin-rules", "tfdrift_hook.rules"),
