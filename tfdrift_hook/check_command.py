@@ -8,13 +8,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
+from tfdrift_hook.backend import s3_backend
 from tfdrift_hook.config import Settings, load_settings
 from tfdrift_hook.errors import TfdriftError
 from tfdrift_hook.inventory import Inventory, inventory_from_directory, load_inventory
 from tfdrift_hook.last_apply import WindowStart, window_start
 from tfdrift_hook.pipeline import CheckRequest, CheckResult, run_check
 from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager
-from tfdrift_hook.receipts import ReceiptError, check_lineage, receipt_store
+from tfdrift_hook.receipts import (
+    ReceiptError,
+    beside_state_object,
+    check_lineage,
+    receipt_store,
+)
 from tfdrift_hook.rules import RuleError, RuleSet, load_rule_files
 from tfdrift_hook.trust import Trust
 from tfdrift_hook.window import Window, parse_bound
@@ -80,7 +86,7 @@ def _window_start(
     since = parse_bound(settings.since, now, "--since")
     directory = Path(options.get("directory") or ".")
     store = receipt_store(
-        options.get("receipt") or _configured_receipt(settings), directory
+        options.get("receipt") or configured_receipt(settings, directory), directory
     )
     receipt = store.read()
     if receipt is None and options.get("receipt"):
@@ -88,17 +94,22 @@ def _window_start(
         raise ReceiptError(f"{msg}; record one after apply with `tfdrift-hook record`")
     if receipt is not None:
         check_lineage(receipt, inventory.lineage, store.describe())
-    written = _state_written(options) if settings.sources else None
+    written = state_written(options) if settings.sources else None
     return window_start(since, receipt, store.describe(), written, inventory.source)
 
 
-def _state_written(options: Mapping[str, Any]) -> datetime | None:
-    """When the local state was last written: the closest known apply, for live sources.
+def state_written(options: Mapping[str, Any]) -> datetime | None:
+    """When the state was last written: the closest known apply, for live sources.
 
     Replayed files keep every record; only a live source needs a start, and without a
-    receipt or --since this is the best one known.
+    receipt or --since this is the best one known. An S3 backend's state object says
+    it with its LastModified; a local state with its modification time.
     """
     directory = Path(options.get("directory") or ".")
+    backend = None if options.get("state") else s3_backend(directory)
+    if backend is not None:
+        return backend.last_modified()
+
     path = Path(options.get("state") or directory / "terraform.tfstate")
     try:
         return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
@@ -106,13 +117,25 @@ def _state_written(options: Mapping[str, Any]) -> datetime | None:
         return None
 
 
-def _configured_receipt(settings: Settings) -> str | None:
-    """The receipt the settings name: ``s3://bucket/key``, or a local path."""
+def configured_receipt(settings: Settings, directory: Path) -> str | None:
+    """The receipt the settings name: ``s3://bucket/key``, or a local path.
+
+    An S3 store without a bucket and key keeps the receipt beside the S3 backend's
+    state object.
+    """
     receipts = settings.receipts
-    if receipts.get("store") == "s3" and receipts.get("bucket") and receipts.get("key"):
+    if receipts.get("store") != "s3":
+        path = receipts.get("path")
+        return str(path) if path else None
+
+    if receipts.get("bucket") and receipts.get("key"):
         return f"s3://{receipts['bucket']}/{receipts['key']}"
-    path = receipts.get("path")
-    return str(path) if path else None
+
+    backend = s3_backend(directory)
+    if backend is None:
+        msg = "receipts.store is s3 but names no bucket and key, and the directory"
+        raise ReceiptError(f"{msg} has no S3 backend; give receipts.bucket and .key")
+    return f"s3://{backend.bucket}/{beside_state_object(backend.key)}"
 
 
 def _inventory(options: Mapping[str, Any]) -> Inventory:

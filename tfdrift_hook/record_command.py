@@ -39,7 +39,7 @@ def run_record_command(options: Mapping[str, Any], stream: TextIO) -> int:
         terraform_version=state.get("terraform_version"),
         addresses=state_addresses(state),
     )
-    store = receipt_store(options.get("receipt"), directory)
+    store = receipt_store(options.get("receipt") or _configured(options), directory)
     _refuse_older(store, receipt)
     store.write(receipt)
     stream.write(f"receipt for serial {serial} of {lineage} -> {store.describe()}\n")
@@ -73,6 +73,18 @@ def caller_arn() -> str:
         msg = f"cannot ask STS who applied ({exc})"
         raise TfdriftError(f"{msg}; give --principal ARN or AWS credentials") from exc
     return str(identity["Arn"])
+
+
+def _configured(options: Mapping[str, Any]) -> str | None:
+    """The receipt store of the settings file, as ``check`` reads it."""
+    import os
+
+    from tfdrift_hook.check_command import configured_receipt
+    from tfdrift_hook.config import load_settings
+
+    directory = Path(options.get("directory") or ".")
+    settings = load_settings(options, os.environ, directory)
+    return configured_receipt(settings, directory)
 
 
 def _required_time(text: Any, now: datetime, option: str) -> datetime:
