@@ -10,9 +10,9 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -21,6 +21,28 @@ from tfdrift_hook.errors import ExitCode, TfdriftError
 from tfdrift_hook.priorities import PRIORITIES
 
 logger = logging.getLogger("tfdrift_hook")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _directory_option(text: str) -> Callable[[F], F]:
+    """``-C DIR``, the Terraform directory, which every command takes."""
+    return click.option(
+        "-C",
+        "--chdir",
+        "directory",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help=text,
+    )
+
+
+_config_option = click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settings file (default: .tfdrift.yml in -C DIR, or TFDRIFT_CONFIG).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,14 +59,8 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 @cli.command()
-@click.option(
-    "-C",
-    "--chdir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Terraform directory, read with `terraform show -json` when no --state.",
+@_directory_option(
+    "Terraform directory, read with `terraform show -json` when no --state."
 )
 @click.option(
     "--state",
@@ -79,11 +95,7 @@ def cli(verbose: int, quiet: bool) -> None:
     help="Exit 1 when a finding has this priority or a more severe one "
     "(default: error, or fail_on in .tfdrift.yml, or TFDRIFT_FAIL_ON).",
 )
-@click.option(
-    "--config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Settings file (default: .tfdrift.yml in -C DIR, or TFDRIFT_CONFIG).",
-)
+@_config_option
 @click.option(
     "--rules",
     "rule_files",
@@ -121,14 +133,8 @@ def check(ctx: click.Context, /, verbose: int, quiet: bool, **options: Any) -> N
 
 
 @cli.command()
-@click.option(
-    "-C",
-    "--chdir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Terraform directory; its state is read with `terraform state pull`.",
+@_directory_option(
+    "Terraform directory; its state is read with `terraform state pull`."
 )
 @click.option(
     "--state",
@@ -160,20 +166,8 @@ def _record(options: dict[str, Any]) -> int:
 
 
 @cli.command("config")
-@click.option(
-    "-C",
-    "--chdir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Terraform directory, where .tfdrift.yml is looked for.",
-)
-@click.option(
-    "--config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Settings file (default: .tfdrift.yml in -C DIR, or TFDRIFT_CONFIG).",
-)
+@_directory_option("Terraform directory, where .tfdrift.yml is looked for.")
+@_config_option
 @click.option(
     "--show", is_flag=True, help="Print the settings in force and their origin."
 )
