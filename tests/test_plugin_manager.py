@@ -110,3 +110,36 @@ def test_a_plugin_that_failed_to_load_makes_the_check_incomplete(
 
     assert run.exit_code == 3
     assert "plugin acme-broken: failed to load" in run.stderr
+
+
+def test_the_plugins_command_lists_each_plugin_with_its_hooks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.kms_state import run_cli
+
+    monkeypatch.setenv("TFDRIFT_HOOK_DISABLE_PLUGINS", "athena")
+
+    run = run_cli("plugins")
+
+    assert run.exit_code == 0
+    lines = run.stdout.splitlines()
+    assert "kms-normalizer (built-in): tfdrift_normalize_record" in lines
+    assert "text-report (built-in): tfdrift_report, tfdrift_report_formats" in lines
+    assert "athena: disabled by TFDRIFT_HOOK_DISABLE_PLUGINS" in lines
+
+
+def test_the_plugins_command_names_a_broken_plugin_and_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.kms_state import run_cli
+    from tfdrift_hook import plugin_manager
+
+    broken = metadata.EntryPoint(
+        name="acme-broken", value="acme_module_that_is_not_there", group="tfdrift_hook"
+    )
+    monkeypatch.setattr(plugin_manager.metadata, "entry_points", lambda group: [broken])
+
+    run = run_cli("plugins")
+
+    assert run.exit_code == 3
+    assert "acme-broken: FAILED to load: ModuleNotFoundError" in run.stdout

@@ -189,6 +189,21 @@ def _config(options: dict[str, Any]) -> int:
     return 0
 
 
+@cli.command("plugins")
+@click.pass_context
+def plugins_command(ctx: click.Context, /) -> None:
+    """List the loaded plugins, the hooks each implements, and any that failed."""
+    ctx.exit(_run(_plugins, {}))
+
+
+def _plugins(options: dict[str, Any]) -> int:
+    from tfdrift_hook.plugin_manager import build_plugin_manager, describe_plugins
+
+    plugins = build_plugin_manager(os.environ)
+    click.echo(describe_plugins(plugins))
+    return 3 if plugins.failures else 0
+
+
 def _check(options: dict[str, Any]) -> int:
     from tfdrift_hook.check_command import run_check_command
 

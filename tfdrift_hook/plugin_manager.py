@@ -96,3 +96,21 @@ def _load_installed(
                 reason,
             )
             plugins.failures.append(LoadFailure(entry_point.name, reason))
+
+
+def describe_plugins(plugins: Plugins) -> str:
+    """One line a plugin with the hooks it implements; failures and disabled after."""
+    lines = []
+    for name, plugin in plugins.manager.list_name_plugin():
+        hooks = sorted(
+            hook.name
+            for hook in plugins.manager.get_hookcallers(plugin) or ()
+            if hook.name.startswith("tfdrift_")
+        )
+        builtin = " (built-in)" if name in dict(BUILTIN_PLUGINS) else ""
+        lines.append(f"{name}{builtin}: {', '.join(hooks) or 'no hooks'}")
+    for failure in plugins.failures:
+        lines.append(f"{failure.name}: FAILED to load: {failure.reason}")
+    for name in sorted(plugins.disabled):
+        lines.append(f"{name}: disabled by {DISABLE_VARIABLE}")
+    return "\n".join(lines)
