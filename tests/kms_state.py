@@ -15,6 +15,39 @@ KEY_1234 = "1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_0987 = "0987dcba-09fe-87dc-65ba-ab0987654321"
 MRK = "mrk-1234abcd12ab34cd56ef1234567890ab"
 
+#: The KMS calls the event model must support, as the project's scope names them.
+SUPPORTED_CALLS = frozenset(
+    {
+        # the 13 calls KMS drift coverage starts from
+        "CreateKey",
+        "ScheduleKeyDeletion",
+        "CancelKeyDeletion",
+        "DisableKey",
+        "EnableKey",
+        "PutKeyPolicy",
+        "CreateAlias",
+        "DeleteAlias",
+        "UpdateAlias",
+        "EnableKeyRotation",
+        "DisableKeyRotation",
+        "TagResource",
+        "UntagResource",
+        # and the ones this project adds, AWS's own service events among them
+        "UpdateKeyDescription",
+        "CreateGrant",
+        "RetireGrant",
+        "RevokeGrant",
+        "ReplicateKey",
+        "UpdatePrimaryRegion",
+        "ImportKeyMaterial",
+        "DeleteImportedKeyMaterial",
+        "RotateKeyOnDemand",
+        "RotateKey",
+        "DeleteKey",
+        "SynchronizeMultiRegionKey",
+    }
+)
+
 ROOT_ONLY_POLICY = json.dumps(
     {
         "Version": "2012-10-17",

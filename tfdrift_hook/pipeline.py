@@ -26,11 +26,11 @@ from tfdrift_hook.problems import Problems
 from tfdrift_hook.reconstruction import Reconstruction
 from tfdrift_hook.resolution import Resolver, Subject, Target
 from tfdrift_hook.rules import RuleSet
+from tfdrift_hook.sources.base import utc_now
 from tfdrift_hook.trail_coverage import (
     COVERAGE_GAP,
     cloudtrail_client,
     gap_event,
-    now_utc,
     trail_gaps,
     trail_regions,
 )
@@ -159,7 +159,7 @@ def _coverage_candidates(request: CheckRequest) -> list[Candidate]:
         return []
 
     account = next(iter(sorted(request.inventory.accounts)), None)
-    now = now_utc()
+    now = utc_now()
     gaps = trail_gaps(regions, cloudtrail_client(request))
     target = Target(Subject.UNATTRIBUTABLE)
     return [

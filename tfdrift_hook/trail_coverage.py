@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tfdrift_hook.actors import Actor, Channel
 from tfdrift_hook.events import KMS_EVENT_SOURCE, KmsEvent
+from tfdrift_hook.sources.base import default_regions
 
 if TYPE_CHECKING:
     from tfdrift_hook.pipeline import CheckRequest
@@ -146,9 +147,7 @@ def trail_regions(request: CheckRequest) -> Sequence[str]:
     configured = [sources[name] for name in TRAIL_SOURCES if sources.get(name)]
     if not configured:
         return []
-    regions = set(request.inventory.regions) | set(
-        request.settings.get("regions") or ()
-    )
+    regions = set(default_regions(request))
     for section in configured:
         regions |= set(section.get("regions") or ())
     return sorted(regions)
@@ -168,7 +167,3 @@ def cloudtrail_client(request: CheckRequest) -> Callable[[str], Any]:
         return boto3.client("cloudtrail", region_name=region, endpoint_url=endpoint)
 
     return client_for
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)

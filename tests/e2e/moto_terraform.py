@@ -373,3 +373,24 @@ class BaselineCache:
         kms = kms_client(self._endpoint)
         listed = {key["KeyId"] for key in kms.list_keys()["Keys"]}
         return set(self._current.key_ids().values()) <= listed
+
+
+# -- who changes keys out of band in the end-to-end tests ------------------------------
+
+MOTO_ACCOUNT = "123456789012"
+#: An IAM user who changes keys with the CLI, as CloudTrail writes her.
+ALICE = {
+    "type": "IAMUser",
+    "principalId": "AIDA4EXAMPLEALICE0001",
+    "arn": f"arn:aws:iam::{MOTO_ACCOUNT}:user/alice",
+    "accountId": MOTO_ACCOUNT,
+    "accessKeyId": "AKIA4EXAMPLEALICE001",
+    "userName": "alice",
+}
+CLI_AGENT = "aws-cli/2.15.0 Python/3.11.6 Linux/6.5.0-1016-aws exe/x86_64.ubuntu.22 "
+#: The ledger key's tags, from examples/terraform/variables.tf and main.tf.
+LEDGER_TAGS = {
+    "Application": "ledger",
+    "Team": "finance-platform",
+    "Environment": "prod",
+}

@@ -22,6 +22,9 @@ from typing import Any
 
 import pytest
 from moto_terraform import (
+    ALICE,
+    CLI_AGENT,
+    LEDGER_TAGS,
     PROJECT_ROOT,
     AppliedExample,
     BaselineCache,
@@ -41,23 +44,9 @@ AUDIT = "module.audit_logs.aws_kms_key.this"
 AUDIT_POLICY = "module.audit_logs.aws_kms_key_policy.this"
 PAYMENTS_ALIAS = 'aws_kms_alias.app["payments"]'
 
-# From examples/terraform/variables.tf and main.tf.
-LEDGER_TAGS = {
-    "Application": "ledger",
-    "Team": "finance-platform",
-    "Environment": "prod",
-}
+# What alice tags the ledger key with.
 NEW_TAGS = {"Environment": "staging", "Ticket": "OPS-1234"}
 
-ALICE = {
-    "type": "IAMUser",
-    "principalId": "AIDA4EXAMPLEALICE0001",
-    "arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
-    "accountId": ACCOUNT,
-    "accessKeyId": "AKIA4EXAMPLEALICE001",
-    "userName": "alice",
-}
-CLI = "aws-cli/2.15.0 Python/3.11.6 Linux/6.5.0-1016-aws exe/x86_64.ubuntu.22 "
 
 EXPECTED = {
     (PAYMENTS, "kms_key_disabled"): ("DisableKey", "error"),
@@ -97,7 +86,7 @@ class Drift:
             "eventName": name,
             "awsRegion": REGION,
             "sourceIPAddress": "198.51.100.23",
-            "userAgent": f"{CLI}prompt/off command/kms.{command}",
+            "userAgent": f"{CLI_AGENT}prompt/off command/kms.{command}",
             "requestParameters": request,
             "responseElements": None,
             "requestID": f"0e2d4c6a-8b1f-4d3e-9a5c-{number:012d}",

@@ -25,6 +25,9 @@ from typing import Any
 
 import pytest
 from moto_terraform import (
+    ALICE,
+    CLI_AGENT,
+    LEDGER_TAGS,
     PROJECT_ROOT,
     AppliedExample,
     BaselineCache,
@@ -58,22 +61,8 @@ ADDRESSES = [
 
 # From examples/terraform/variables.tf and main.tf.
 PAYMENTS_TAGS = {"Application": "payments", "Team": "payments", "Environment": "prod"}
-LEDGER_TAGS = {
-    "Application": "ledger",
-    "Team": "finance-platform",
-    "Environment": "prod",
-}
 NEW_TAGS = {"Environment": "staging", "Ticket": "OPS-5678"}
 
-ALICE = {
-    "type": "IAMUser",
-    "principalId": "AIDA4EXAMPLEALICE0001",
-    "arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
-    "accountId": ACCOUNT,
-    "accessKeyId": "AKIA4EXAMPLEALICE001",
-    "userName": "alice",
-}
-CLI = "aws-cli/2.15.0 Python/3.11.6 Linux/6.5.0-1016-aws exe/x86_64.ubuntu.22 "
 PROVIDER = (
     "APN/1.0 HashiCorp/1.0 Terraform/1.11.4 (+https://www.terraform.io) "
     "terraform-provider-aws/5.100.0 (+https://registry.terraform.io/providers/"
@@ -307,7 +296,7 @@ def _deliver_history(
         "DisableKeyRotation",
         started - timedelta(minutes=10),
         ALICE,
-        f"{CLI}prompt/off command/kms.disable-key-rotation",
+        f"{CLI_AGENT}prompt/off command/kms.disable-key-rotation",
         {"keyId": ledger_arn},
         LEDGER,
     )
@@ -378,7 +367,7 @@ def _change_out_of_band(trail: Trail, kms: Any, finished: datetime) -> str:
         "DisableKey",
         moment + timedelta(seconds=1),
         ALICE,
-        f"{CLI}prompt/off command/kms.disable-key",
+        f"{CLI_AGENT}prompt/off command/kms.disable-key",
         {"keyId": payments_id},
         PAYMENTS,
     )
@@ -392,7 +381,7 @@ def _change_out_of_band(trail: Trail, kms: Any, finished: datetime) -> str:
         "TagResource",
         moment + timedelta(seconds=2),
         ALICE,
-        f"{CLI}prompt/off command/kms.tag-resource",
+        f"{CLI_AGENT}prompt/off command/kms.tag-resource",
         {
             "keyId": ledger_arn,
             "tags": [{"tagKey": k, "tagValue": v} for k, v in NEW_TAGS.items()],

@@ -42,13 +42,14 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tfdrift_hook.errors import TfdriftError
 from tfdrift_hook.events import KMS_EVENT_SOURCE
 from tfdrift_hook.hookspecs import hookimpl
 from tfdrift_hook.problems import Problems
+from tfdrift_hook.sources.base import default_regions, live_bounds, utc_now
 from tfdrift_hook.sources.files import SourceRecord
 
 if TYPE_CHECKING:
@@ -69,7 +70,6 @@ logger = logging.getLogger(__name__)
 
 NAME = "athena"
 #: How far back a window without a start reaches: CloudTrail's own event history.
-DEFAULT_HISTORY = timedelta(days=90)
 #: How long after its last event a log file may be delivered, with room to spare; the
 #: date partition is the day of delivery, not of the event.
 DELIVERY_MARGIN = timedelta(hours=1)
@@ -637,11 +637,10 @@ def source_from_settings(
 
     The query restricts the partitions to the inventory's accounts and regions (plus
     the top-level ``regions``). A window without a start reaches back
-    :data:`DEFAULT_HISTORY`, and one without an end stops now.
+    :data:`~tfdrift_hook.sources.base.LIVE_HISTORY`, and one without an end stops now.
     """
-    moment = (now or _utc_now)()
-    until = request.window.until or moment
-    since = request.window.since or until - DEFAULT_HISTORY
+    moment = (now or utc_now)()
+    since, until = live_bounds(request.window, moment, "athena")
     database = _text(section, "database", "default")
     extra = [str(region) for region in request.settings.get("regions") or ()]
     query = build_query(
@@ -651,7 +650,7 @@ def source_from_settings(
         until,
         partitions=_partitions(section.get("partitions")),
         accounts=request.inventory.accounts,
-        regions=request.inventory.regions | set(extra),
+        regions=default_regions(request),
     )
     return AthenaSource(
         query,
@@ -724,10 +723,6 @@ def _max_wait(value: Any) -> float:
         msg = f"sources.athena.max_wait_seconds must be a number above 0, not {value!r}"
         raise AthenaError(msg)
     return float(value)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @hookimpl(trylast=True)

@@ -60,6 +60,7 @@ from tfdrift_hook.events import KMS_EVENT_SOURCE
 from tfdrift_hook.hookspecs import hookimpl
 from tfdrift_hook.normalizer import READERS
 from tfdrift_hook.problems import Problems
+from tfdrift_hook.sources.base import LIVE_HISTORY, default_regions, utc_now
 from tfdrift_hook.sources.files import SourceRecord
 from tfdrift_hook.sources.rate_limit import Backoff, Pacing, RateLimiter
 from tfdrift_hook.window import Window
@@ -80,7 +81,6 @@ logger = logging.getLogger(__name__)
 
 NAME = "lookup_events"
 PAGE_SIZE = 50
-HISTORY = timedelta(days=90)
 #: The KMS calls that change something the normalizer models.
 KMS_WRITE_CALLS = frozenset(READERS)
 
@@ -256,7 +256,7 @@ class LookupEventsSource:
         self.client_factory = client_factory or cloudtrail_client
         self.pacing = pacing or Pacing()
         self.backoff = backoff or Backoff()
-        self.now = now or _utc_now
+        self.now = now or utc_now
         #: Calls made per region by the last :meth:`records`, for logs and benchmarks.
         self.calls: dict[str, int] = {}
 
@@ -276,7 +276,7 @@ class LookupEventsSource:
     def _bounds(self, problems: Problems) -> tuple[datetime, datetime]:
         now = self.now()
         end = self.window.until or now
-        oldest = now - HISTORY
+        oldest = now - LIVE_HISTORY
         start = self.window.since
         if start is None:
             logger.info(
@@ -402,10 +402,6 @@ def _event_time(event: Mapping[str, Any], default: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def cloudtrail_client(region: str, endpoint_url: str | None) -> Any:
     """A CloudTrail client that makes each call once: retries are counted here."""
     config = Config(
@@ -449,8 +445,7 @@ def _regions(section: Mapping[str, Any], request: CheckRequest) -> list[str]:
     configured = section.get("regions")
     if configured:
         return [str(region) for region in configured]
-    extra = [str(region) for region in request.settings.get("regions") or []]
-    regions = sorted(request.inventory.regions) + extra
+    regions = default_regions(request)
     if not regions:
         msg = (
             f"sources.{NAME} has no region to query: the state holds no key with a "

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from tfdrift_hook.errors import TfdriftError
 from tfdrift_hook.hookspecs import hookimpl
 from tfdrift_hook.problems import Problems
+from tfdrift_hook.sources.base import default_regions, live_bounds, utc_now
 
 # The file source's parser, shared so that both sources read bytes alike. These names
 # are private to files.py until it offers one public "records from bytes" function.
@@ -51,12 +52,11 @@ from tfdrift_hook.sources.files import (
 if TYPE_CHECKING:
     from tfdrift_hook.pipeline import CheckRequest
 
-__all__ = ["DEFAULT_HISTORY", "S3TrailError", "S3TrailSource", "source_from_settings"]
+__all__ = ["S3TrailError", "S3TrailSource", "source_from_settings"]
 
 logger = logging.getLogger(__name__)
 
 #: How far back a window without a start reaches: CloudTrail's own event history.
-DEFAULT_HISTORY = timedelta(days=90)
 #: How long after its last event a log file may be delivered, with room to spare.
 DELIVERY_MARGIN = timedelta(hours=1)
 DEFAULT_WORKERS = 8
@@ -374,17 +374,16 @@ def source_from_settings(
 
     Accounts default to the inventory's; regions to the inventory's plus the
     top-level ``regions``. A window without a start reaches back
-    :data:`DEFAULT_HISTORY`, and one without an end stops now.
+    :data:`~tfdrift_hook.sources.base.LIVE_HISTORY`, and one without an end stops now.
     """
-    moment = (now or _utc_now)()
+    moment = (now or utc_now)()
     bucket = section.get("bucket")
     if not isinstance(bucket, str) or not bucket:
         raise S3TrailError("sources.s3.bucket is not set; name the trail's bucket")
 
     accounts = _names(section, "accounts", request.inventory.accounts)
-    extra = request.settings.get("regions") or ()
-    regions = _names(section, "regions", request.inventory.regions | set(extra))
-    since, until = _window(request, moment)
+    regions = _names(section, "regions", default_regions(request))
+    since, until = live_bounds(request.window, moment, "s3")
     return S3TrailSource(
         bucket,
         accounts,
@@ -425,20 +424,6 @@ def _workers(value: Any) -> int:
         msg = f"sources.s3.max_workers {value!r} is not a whole number of at least 1"
         raise S3TrailError(msg)
     return value
-
-
-def _window(request: CheckRequest, now: datetime) -> tuple[datetime, datetime]:
-    until = request.window.until or now
-    since = request.window.since
-    if since is None:
-        since = until - DEFAULT_HISTORY
-        days = DEFAULT_HISTORY.days
-        logger.info("s3: the window has no start; reading the last %d days", days)
-    return since, until
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @hookimpl(trylast=True)
