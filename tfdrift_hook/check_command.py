@@ -11,7 +11,12 @@ from typing import Any, TextIO
 from tfdrift_hook.backend import s3_backend
 from tfdrift_hook.config import Settings, load_settings
 from tfdrift_hook.errors import TfdriftError
-from tfdrift_hook.inventory import Inventory, inventory_from_directory, load_inventory
+from tfdrift_hook.inventory import (
+    Inventory,
+    inventory_from_directory,
+    inventory_from_document,
+    load_inventory,
+)
 from tfdrift_hook.last_apply import WindowStart, window_start
 from tfdrift_hook.pipeline import CheckRequest, CheckResult, run_check
 from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager
@@ -36,24 +41,33 @@ def run_check_command(
     options: Mapping[str, Any], stream: TextIO, environ: Mapping[str, str]
 ) -> int:
     plugins = build_plugin_manager(environ)
-    report_format = _report_format(plugins, str(options["report_format"]))
+    report_format = report_format_of(plugins, str(options["report_format"]))
     request = build_request(options, environ, datetime.now(timezone.utc))
-    if not request.inventory.resources:
-        logger.warning(
-            "%s holds no KMS resource: every key in the events is unmanaged; "
-            "is this the right state (--state, --plan-json, -C)?",
-            request.inventory.source,
-        )
+    warn_if_empty(request.inventory)
     rules = load_rules(plugins, request)
     result = run_check(request, plugins.manager, rules)
+    add_load_failures(result, plugins)
+    report(result, plugins, report_format, stream)
+    return int(result.exit_code())
+
+
+def add_load_failures(result: CheckResult, plugins: Plugins) -> None:
+    """A plugin that did not load makes the check incomplete: it may have mattered."""
     for failure in plugins.failures:
         result.problems.add(
             f"plugin {failure.name}",
             f"failed to load ({failure.reason}), so the check ran without it",
             "fix or uninstall it, or name it in TFDRIFT_HOOK_DISABLE_PLUGINS",
         )
-    report(result, plugins, report_format, stream)
-    return int(result.exit_code())
+
+
+def warn_if_empty(inventory: Inventory) -> None:
+    if not inventory.resources:
+        logger.warning(
+            "%s holds no KMS resource: every key in the events is unmanaged; "
+            "is this the right state (--state, --plan-json, -C)?",
+            inventory.source,
+        )
 
 
 def build_request(
@@ -139,12 +153,17 @@ def configured_receipt(settings: Settings, directory: Path) -> str | None:
 
 
 def _inventory(options: Mapping[str, Any]) -> Inventory:
+    """The state given, else the plan's view of the last apply, else the directory's."""
     state, plan = options.get("state"), options.get("plan_json")
     if state is not None and plan is not None:
         raise TfdriftError("give --state or --plan-json, not both")
 
     if state is not None:
         return load_inventory(Path(state))
+
+    shown = options.get("plan_document")
+    if shown is not None:
+        return inventory_from_document(shown, str(options.get("plan_file")))
 
     if plan is not None:
         return load_inventory(Path(plan))
@@ -163,7 +182,7 @@ def load_rules(plugins: Plugins, request: CheckRequest) -> RuleSet:
     return rules
 
 
-def _report_format(plugins: Plugins, wanted: str) -> str:
+def report_format_of(plugins: Plugins, wanted: str) -> str:
     formats = {
         name
         for group in plugins.manager.hook.tfdrift_report_formats()

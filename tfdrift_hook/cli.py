@@ -58,78 +58,213 @@ def cli(verbose: int, quiet: bool) -> None:
     _configure_logging(verbose, quiet)
 
 
+def _check_options(command: F) -> F:
+    """The options of ``check``, which every lifecycle command takes too."""
+    options = [
+        _directory_option(
+            "Terraform directory, read with `terraform show -json` when no --state."
+        ),
+        click.option(
+            "--state",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="terraform.tfstate, or the JSON of `terraform show -json`.",
+        ),
+        click.option(
+            "--plan-json",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Plan JSON (`terraform show -json PLANFILE`); its prior state is "
+            "read, and after a plan its drift is matched to the events.",
+        ),
+        click.option(
+            "--events",
+            "event_paths",
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help="CloudTrail records: log file (.json, .json.gz), JSON Lines, "
+            "lookup-events output, or a directory of them. Repeatable.",
+        ),
+        click.option(
+            "--since", help="Window start: ISO-8601 time, or a span such as 72h, 7d."
+        ),
+        click.option(
+            "--until", help="Window end: ISO-8601 time, or a span back from now."
+        ),
+        click.option(
+            "--trusted-principal",
+            "trusted",
+            multiple=True,
+            metavar="ARN_GLOB",
+            help="Principal whose Terraform calls are in band (ARN, * globs). "
+            "Repeatable.",
+        ),
+        click.option(
+            "--fail-on",
+            type=click.Choice(PRIORITIES, case_sensitive=False),
+            help="Exit 1 when a finding has this priority or a more severe one "
+            "(default: error, or fail_on in .tfdrift.yml, or TFDRIFT_FAIL_ON).",
+        ),
+        _config_option,
+        click.option(
+            "--rules",
+            "rule_files",
+            multiple=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Extra rule file (Falco-shaped YAML), loaded after the built-ins. "
+            "Repeatable.",
+        ),
+        click.option(
+            "--require-complete",
+            is_flag=True,
+            help="Exit 3 while CloudTrail may still deliver events of the window "
+            "(settle_minutes, default 15).",
+        ),
+        click.option(
+            "--receipt",
+            metavar="PATH|s3://BUCKET/KEY",
+            help="The last apply's receipt (default .tfdrift/receipt.json in -C DIR, "
+            "if any); the window starts at its end.",
+        ),
+        click.option(
+            "--format",
+            "report_format",
+            default="text",
+            show_default=True,
+            help="Report format: text or json (one JSON object a line); plugins add "
+            "more.",
+        ),
+        click.option("-v", "--verbose", count=True, help="More logging (-vv debug)."),
+        click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+_plan_file_option = click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Saved plan (`terraform plan -out FILE`), read with `terraform show -json`.",
+)
+
+
 @cli.command()
-@_directory_option(
-    "Terraform directory, read with `terraform show -json` when no --state."
-)
-@click.option(
-    "--state",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="terraform.tfstate, or the JSON of `terraform show -json`.",
-)
-@click.option(
-    "--plan-json",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Plan JSON (`terraform show -json PLANFILE`); its prior state is read.",
-)
-@click.option(
-    "--events",
-    "event_paths",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="CloudTrail records: log file (.json, .json.gz), JSON Lines, "
-    "lookup-events output, or a directory of them. Repeatable.",
-)
-@click.option("--since", help="Window start: ISO-8601 time, or a span such as 72h, 7d.")
-@click.option("--until", help="Window end: ISO-8601 time, or a span back from now.")
-@click.option(
-    "--trusted-principal",
-    "trusted",
-    multiple=True,
-    metavar="ARN_GLOB",
-    help="Principal whose Terraform calls are in band (ARN, * globs). Repeatable.",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(PRIORITIES, case_sensitive=False),
-    help="Exit 1 when a finding has this priority or a more severe one "
-    "(default: error, or fail_on in .tfdrift.yml, or TFDRIFT_FAIL_ON).",
-)
-@_config_option
-@click.option(
-    "--rules",
-    "rule_files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Extra rule file (Falco-shaped YAML), loaded after the built-ins. Repeatable.",
-)
-@click.option(
-    "--require-complete",
-    is_flag=True,
-    help="Exit 3 while CloudTrail may still deliver events of the window "
-    "(settle_minutes, default 15).",
-)
-@click.option(
-    "--receipt",
-    metavar="PATH|s3://BUCKET/KEY",
-    help="The last apply's receipt (default .tfdrift/receipt.json in -C DIR, if any);"
-    " the window starts at its end.",
-)
-@click.option(
-    "--format",
-    "report_format",
-    default="text",
-    show_default=True,
-    help="Report format: text or json (one JSON object a line); plugins add more.",
-)
-@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors on standard error.")
+@_check_options
 @click.pass_context
 def check(ctx: click.Context, /, verbose: int, quiet: bool, **options: Any) -> None:
     """Report KMS changes made outside Terraform, with who and when."""
+    _command_logging(verbose, quiet)
+    ctx.exit(_run(_check, options))
+
+
+@cli.command("pre-plan")
+@_check_options
+@click.pass_context
+def pre_plan(ctx: click.Context, /, verbose: int, quiet: bool, **options: Any) -> None:
+    """Before `terraform plan`: run the pre-plan hooks (the check of the window)."""
+    _command_logging(verbose, quiet)
+    ctx.exit(_run(_phase("pre-plan"), options))
+
+
+@cli.command("post-plan")
+@_check_options
+@_plan_file_option
+@click.pass_context
+def post_plan(ctx: click.Context, /, verbose: int, quiet: bool, **options: Any) -> None:
+    """After `terraform plan`: match the plan's drift to the events, who and when.
+
+    Give the plan as --plan-json FILE or --plan PLANFILE.
+    """
+    _command_logging(verbose, quiet)
+    ctx.exit(_run(_phase("post-plan"), options))
+
+
+@cli.command("pre-apply")
+@_check_options
+@_plan_file_option
+@click.pass_context
+def pre_apply(ctx: click.Context, /, verbose: int, quiet: bool, **options: Any) -> None:
+    """Before `terraform apply`: the check and, with the plan, the guardrails."""
+    _command_logging(verbose, quiet)
+    ctx.exit(_run(_phase("pre-apply"), options))
+
+
+@cli.command("post-apply")
+@_check_options
+@click.option(
+    "--started",
+    help="When the apply started (ISO-8601; default: when pre-apply ran here).",
+)
+@click.option("--finished", help="When it finished (ISO-8601; default now).")
+@click.option(
+    "--exit-code",
+    "apply_exit_code",
+    type=int,
+    default=0,
+    show_default=True,
+    help="What `terraform apply` returned; no receipt is written unless 0.",
+)
+@click.option(
+    "--principal",
+    metavar="ARN",
+    help="Who applied (default: the caller of these credentials, from STS).",
+)
+@click.pass_context
+def post_apply(
+    ctx: click.Context, /, verbose: int, quiet: bool, **options: Any
+) -> None:
+    """After `terraform apply`: write the receipt when the apply succeeded."""
+    _command_logging(verbose, quiet)
+    ctx.exit(_run(_phase("post-apply"), options))
+
+
+@cli.command(
+    "terraform",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@_check_options
+@click.option(
+    "--principal",
+    metavar="ARN",
+    help="Who applies, for the receipt (default: the caller, from STS).",
+)
+@click.argument("terraform_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def terraform_command(
+    ctx: click.Context, /, verbose: int, quiet: bool, **options: Any
+) -> None:
+    """Run terraform ARGS with the lifecycle hooks around plan, apply and destroy.
+
+    Options for tfdrift-hook come first, then `--`, then terraform's own arguments:
+
+        tfdrift-hook terraform --events trail/ -- apply -var-file=prod.tfvars
+
+    The hooks run before and after; after a successful apply the receipt is
+    written. Terraform's exit code is returned unless a hook gates the run.
+    """
+    _command_logging(verbose, quiet)
+    ctx.exit(_run(_terraform, options))
+
+
+def _command_logging(verbose: int, quiet: bool) -> None:
     if verbose or quiet:
         _configure_logging(verbose, quiet)
-    ctx.exit(_run(_check, options))
+
+
+def _phase(name: str) -> Callable[[dict[str, Any]], int]:
+    def run(options: dict[str, Any]) -> int:
+        from tfdrift_hook.phase_command import run_phase_command
+
+        return run_phase_command(name, options, sys.stdout, os.environ)
+
+    return run
+
+
+def _terraform(options: dict[str, Any]) -> int:
+    from tfdrift_hook.wrapper import run_wrapper
+
+    args = list(options.pop("terraform_args"))
+    return run_wrapper(options, args, sys.stdout, os.environ)
 
 
 @cli.command()

@@ -23,6 +23,10 @@ class Status:
     TERRAFORM_OUTSIDE_PIPELINE = "terraform_outside_pipeline"
     AWS_SERVICE = "aws_service"
     UNMODELLED = "unmodelled"
+    #: A drifted attribute in a plan that no event of the window explains.
+    UNEXPLAINED_DRIFT = "unexplained_drift"
+    #: What an apply would do to a key that someone changed or still uses.
+    GUARDRAIL = "guardrail"
 
 
 @dataclass

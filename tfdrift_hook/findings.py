@@ -188,7 +188,9 @@ def candidate_fields(candidate: Candidate) -> dict[str, Any]:
 
 def _key_context(candidate: Candidate) -> Iterable[tuple[str, Any]]:
     usage = candidate.context.get("key_usage")
-    yield "reads", usage["reads"] if isinstance(usage, Mapping) else 0
+    usage = usage if isinstance(usage, Mapping) else {}
+    yield "reads", usage.get("reads", 0)
+    yield "uses", usage.get("uses", 0)
 
 
 def _drift_fields(candidate: Candidate) -> dict[str, Any]:
@@ -212,6 +214,8 @@ def _drift_fields(candidate: Candidate) -> dict[str, Any]:
             fields[f"drift.{change.attribute}.{name}"] = _detail_value(value)
 
     fields.update(_grant_fields(candidate))
+    fields["drift.plan"] = candidate.context.get("plan")
+    fields["drift.undone_by_plan"] = "undone_by_plan" in candidate.context
     if "scheduled_by" in candidate.context:
         fields["drift.scheduled_by"] = candidate.context["scheduled_by"]
     return fields

@@ -14,6 +14,13 @@ group and every run loads it::
     def tfdrift_resolve_actor(record):
         ...  # map an SSO session to a person; None leaves it to the next plugin
 
+There are two families. The *lifecycle* hooks run around ``terraform plan`` and
+``terraform apply`` (from ``tfdrift-hook terraform`` or the ``pre-plan``, ``post-plan``,
+``pre-apply`` and ``post-apply`` commands); each implementation may return a
+:class:`~tfdrift_hook.lifecycle.HookOutcome`, and any outcome that gates stops the run.
+The *pipeline* hooks are the steps of one check: sources, actors, events, rules,
+findings and reports.
+
 The built-in behaviour is registered the same way (see ``tfdrift_hook.plugin_manager``)
 and marked ``trylast``, so an installed plugin's answer wins where one answer is used.
 Setting ``TFDRIFT_HOOK_DISABLE_PLUGINS`` to a comma-separated list of plugin names stops
@@ -31,9 +38,11 @@ import pluggy
 if TYPE_CHECKING:
     from tfdrift_hook.actors import Actor
     from tfdrift_hook.events import KmsEvent
-    from tfdrift_hook.findings import Finding
+    from tfdrift_hook.findings import Candidate, Finding
+    from tfdrift_hook.lifecycle import ApplyOutcome, HookOutcome, Phase
     from tfdrift_hook.pipeline import CheckRequest, CheckResult
     from tfdrift_hook.sources.base import EventSource
+    from tfdrift_hook.usage import KeyUsage
 
 PROJECT = "tfdrift_hook"
 
@@ -43,6 +52,50 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 # pluggy never runs a hookspec's body; it reads the name, arguments and docstring. A
 # hookspec whose answer cannot be None raises NotImplementedError, so that the type
 # checker does not take its empty body for a missing return.
+
+
+# -- lifecycle: around terraform plan and apply -------------------------------------
+#
+# Every implementation is called, built-in ones last; one that raises is named and the
+# run counts as incomplete. ``phase.check()`` runs the check for the phase (with the
+# plan, when there is one) through the pipeline hooks below.
+
+
+@hookspec
+def tfdrift_pre_plan(phase: Phase) -> HookOutcome | None:
+    """Before ``terraform plan``. The built-in runs the check of the window.
+
+    Inside ``tfdrift-hook terraform plan`` the built-in leaves the check to post-plan,
+    which has the plan; ``phase.wrapped`` says so.
+    """
+
+
+@hookspec
+def tfdrift_post_plan(phase: Phase) -> HookOutcome | None:
+    """After ``terraform plan``; ``phase.plan`` holds the plan read from its JSON.
+
+    The built-in runs the check with the plan: each drifted attribute is matched to the
+    events that made it, and the guardrails judge what the plan would do.
+    """
+
+
+@hookspec
+def tfdrift_pre_apply(phase: Phase) -> HookOutcome | None:
+    """Before ``terraform apply`` or ``destroy``; ``phase.plan`` is the plan applied.
+
+    The plan is the saved plan being applied, or the one the wrapper made to see what
+    the apply will do; a CI step without ``--plan`` gets None. The built-in runs the
+    check with the guardrails, and notes when the apply started for post-apply.
+    """
+
+
+@hookspec
+def tfdrift_post_apply(phase: Phase, outcome: ApplyOutcome) -> HookOutcome | None:
+    """After ``terraform apply`` or ``destroy``: what Terraform returned and when.
+
+    The built-in writes the receipt when the apply succeeded, so that the next check
+    starts where this apply ended, and writes none when it failed.
+    """
 
 
 # -- event sources -----------------------------------------------------------------
@@ -106,6 +159,23 @@ def tfdrift_filter_findings(
     or None to leave it as it is. Plugins are called in turn, each seeing the list the
     previous one returned.
     """
+
+
+@hookspec
+def tfdrift_plan_candidates(
+    request: CheckRequest,
+    candidates: list[Candidate],
+    usage: Mapping[tuple[str, str], KeyUsage],
+) -> Sequence[Candidate]:
+    """More candidates from the plan beside the check (``request.plan``, never None).
+
+    Called once per check that has a plan, with the candidates the events made; an
+    implementation may add to their ``context`` (the built-in correlation labels each
+    as explained by the plan's drift or net-zero) and returns new candidates (drift no
+    event explains, guardrails on what the apply would do). ``usage`` counts the read
+    calls of each key by (Region, key id).
+    """
+    raise NotImplementedError
 
 
 # -- reports -----------------------------------------------------------------------

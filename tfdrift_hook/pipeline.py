@@ -41,6 +41,7 @@ from tfdrift_hook.window import Window
 if TYPE_CHECKING:
     import pluggy
 
+    from tfdrift_hook.plan_drift import PlanView
     from tfdrift_hook.sources.base import EventSource
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,11 @@ class CheckRequest:
     #: Validated settings of the config file, by section (``sources``, ``regions``...);
     #: a source plugin reads its own section here and provides nothing without one.
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: The plan this check runs beside (post-plan, pre-apply): its drift is matched to
+    #: the events, and what it will do is checked by the guardrails.
+    plan: PlanView | None = None
+    #: The lifecycle phase asking (``check``, ``post-plan``, ``pre-apply``...).
+    phase: str = "check"
 
 
 @dataclass
@@ -137,6 +143,8 @@ def run_check(
     # A stable sort: calls in the same second keep the order the trail gave them.
     candidates = rebuild.apply(sorted(reader.writes, key=_event_time))
     candidates += _coverage_candidates(request)
+    if request.plan is not None:
+        candidates += _plan_candidates(request, candidates, reader.usage, plugins)
     stats.failed_attempts = len(rebuild.failed)
     stats.in_band = len(rebuild.in_band)
     findings = _filtered(judge(candidates, rules), request, plugins)
@@ -165,6 +173,19 @@ def _coverage_candidates(request: CheckRequest) -> list[Candidate]:
     return [
         Candidate(COVERAGE_GAP, gap_event(gap, account, now), target) for gap in gaps
     ]
+
+
+def _plan_candidates(
+    request: CheckRequest,
+    candidates: list[Candidate],
+    usage: dict[tuple[str, str], KeyUsage],
+    plugins: pluggy.PluginManager,
+) -> list[Candidate]:
+    """What the plan adds: drift no event explains, and the guardrails."""
+    groups = plugins.hook.tfdrift_plan_candidates(
+        request=request, candidates=list(candidates), usage=usage
+    )
+    return [candidate for group in reversed(groups) for candidate in group]
 
 
 def _check_settled(

@@ -33,7 +33,15 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("builtin-rules", "tfdrift_hook.rules"),
     ("text-report", "tfdrift_hook.reporters.text"),
     ("json-report", "tfdrift_hook.reporters.json_lines"),
+    ("plan-correlation", "tfdrift_hook.correlation"),
+    ("guardrails", "tfdrift_hook.guardrails"),
+    ("phase-check", "tfdrift_hook.phase_check"),
+    ("receipt", "tfdrift_hook.apply_receipt"),
 )
+
+
+def is_builtin(name: str) -> bool:
+    return name in dict(BUILTIN_PLUGINS)
 
 
 @dataclass
@@ -107,7 +115,7 @@ def describe_plugins(plugins: Plugins) -> str:
             for hook in plugins.manager.get_hookcallers(plugin) or ()
             if hook.name.startswith("tfdrift_")
         )
-        builtin = " (built-in)" if name in dict(BUILTIN_PLUGINS) else ""
+        builtin = " (built-in)" if is_builtin(name) else ""
         lines.append(f"{name}{builtin}: {', '.join(hooks) or 'no hooks'}")
     for failure in plugins.failures:
         lines.append(f"{failure.name}: FAILED to load: {failure.reason}")

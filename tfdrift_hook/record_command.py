@@ -25,11 +25,19 @@ logger = logging.getLogger(__name__)
 
 def run_record_command(options: Mapping[str, Any], stream: TextIO) -> int:
     now = datetime.now(timezone.utc)
+    started = _required_time(options.get("started"), now, "--started")
+    finished = parse_bound(options.get("finished"), now, "--finished") or now
+    stream.write(write_receipt(options, started, finished) + "\n")
+    return 0
+
+
+def write_receipt(
+    options: Mapping[str, Any], started: datetime, finished: datetime
+) -> str:
+    """Write the receipt of the state the apply left; says what went where."""
     directory = Path(options.get("directory") or ".")
     state, where = read_state(options.get("state"), directory)
     lineage, serial = state_identity(state, where)
-    started = _required_time(options.get("started"), now, "--started")
-    finished = parse_bound(options.get("finished"), now, "--finished") or now
     receipt = Receipt(
         apply_started=started,
         apply_finished=finished,
@@ -42,8 +50,7 @@ def run_record_command(options: Mapping[str, Any], stream: TextIO) -> int:
     store = receipt_store(options.get("receipt") or _configured(options), directory)
     _refuse_older(store, receipt)
     store.write(receipt)
-    stream.write(f"receipt for serial {serial} of {lineage} -> {store.describe()}\n")
-    return 0
+    return f"receipt for serial {serial} of {lineage} -> {store.describe()}"
 
 
 def read_state(state: Any, directory: Path) -> tuple[dict[str, Any], str]:

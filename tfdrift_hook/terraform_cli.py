@@ -1,4 +1,5 @@
-"""Running the ``terraform`` binary for the JSON views of its state and plans."""
+"""Running the ``terraform`` binary: attached to the user's terminal for the commands
+the wrapper runs, and captured for the JSON views of its state and plans."""
 
 from __future__ import annotations
 
@@ -6,8 +7,13 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from tfdrift_hook.errors import TfdriftError
@@ -43,6 +49,96 @@ def find_terraform() -> str | None:
         )
         raise TerraformError(msg)
     return found
+
+
+def required_terraform() -> str:
+    binary = find_terraform()
+    if binary is None:
+        msg = f"terraform not found on PATH (install it or set {BINARY_ENV})"
+        raise TerraformError(msg)
+    return binary
+
+
+def run_attached(args: Sequence[str], directory: Path) -> int:
+    """``terraform ARGS`` with the user's input, output and error; its exit status.
+
+    An interrupt reaches Terraform, which stops cleanly (and releases its state lock)
+    on the first one. From a terminal it already has it, being in the foreground
+    process group; otherwise (a CI runner signalling this process) it is passed on.
+    The wrapper waits for Terraform either way, so nothing runs after a half-done
+    apply.
+    """
+    command = [required_terraform(), *args]
+    logger.info("running terraform %s in %s", " ".join(args), directory)
+    try:
+        process = subprocess.Popen(command, cwd=directory)
+    except OSError as exc:
+        raise _not_started(command, directory, exc) from exc
+
+    with _signals_passed_to(process):
+        status = process.wait()
+    return 128 - status if status < 0 else status
+
+
+def run_captured(args: Sequence[str], directory: Path) -> tuple[int, str]:
+    """``terraform ARGS`` with its output kept, for runs the user did not ask for."""
+    command = [required_terraform(), *args]
+    logger.info("running terraform %s in %s", " ".join(args), directory)
+    environment = {**os.environ, "TF_IN_AUTOMATION": "1"}
+    try:
+        completed = subprocess.run(
+            command,
+            cwd=directory,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        raise _not_started(command, directory, exc) from exc
+    return completed.returncode, completed.stdout
+
+
+def _not_started(command: list[str], directory: Path, exc: OSError) -> TerraformError:
+    msg = f"could not run {command[0]} in {directory}: {exc.strerror or exc}"
+    return TerraformError(msg)
+
+
+@contextmanager
+def _signals_passed_to(process: subprocess.Popen[bytes]) -> Iterator[None]:
+    """While Terraform runs, SIGINT and SIGTERM go to it instead of ending this one."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and _terminal_delivers_to(process):
+            return
+        process.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_FORWARDED = (signal.SIGINT, signal.SIGTERM)
+
+
+def _terminal_delivers_to(process: subprocess.Popen[bytes]) -> bool:
+    """Whether a Ctrl-C from the terminal reached Terraform itself as well.
+
+    A second interrupt makes Terraform abandon a run at once, so one that already
+    reached it is not passed on again.
+    """
+    try:
+        return os.getpgid(process.pid) == os.tcgetpgrp(0)
+    except OSError:
+        return False
 
 
 def show_json(
@@ -105,8 +201,7 @@ def _run(command: list[str], directory: Path, timeout: float, what: str) -> str:
         msg = f"{what} in {directory} did not finish within {timeout:g} s"
         raise TerraformError(msg) from exc
     except OSError as exc:
-        msg = f"could not run {command[0]} in {directory}: {exc.strerror or exc}"
-        raise TerraformError(msg) from exc
+        raise _not_started(command, directory, exc) from exc
 
     if completed.returncode != 0:
         detail = _error_text(completed.stderr) or f"exit status {completed.returncode}"

@@ -20,6 +20,25 @@ from tfdrift_hook.inventory import Inventory
 
 Identity = tuple[str, str]
 
+#: Calls that use a key's material: data that depends on the key passed through them.
+#: Describing or listing a key (Terraform's refresh does) is reading, not using it.
+CRYPTO_CALLS = frozenset(
+    {
+        "Encrypt",
+        "Decrypt",
+        "ReEncrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "Sign",
+        "Verify",
+        "GenerateMac",
+        "VerifyMac",
+        "DeriveSharedSecret",
+    }
+)
+
 
 @dataclass
 class KeyUsage:
@@ -28,10 +47,19 @@ class KeyUsage:
     reads: int = 0
     last: str = ""
     callers: Counter[str] = field(default_factory=Counter)
+    #: Of the reads, the cryptographic calls (:data:`CRYPTO_CALLS`), and the last one.
+    uses: int = 0
+    last_use: str = ""
 
     def to_json(self) -> dict[str, Any]:
         top = [name for name, _ in self.callers.most_common(5)]
-        return {"reads": self.reads, "last_read": self.last or None, "top_callers": top}
+        return {
+            "reads": self.reads,
+            "last_read": self.last or None,
+            "top_callers": top,
+            "uses": self.uses,
+            "last_use": self.last_use or None,
+        }
 
 
 @dataclass
@@ -60,6 +88,9 @@ class UsageCounter:
         if stamp > usage.last:
             usage.last = stamp
         usage.callers[self._caller(record)] += 1
+        if record.get("eventName") in CRYPTO_CALLS:
+            usage.uses += 1
+            usage.last_use = max(usage.last_use, stamp)
 
     def _identity(self, record: Mapping[str, Any]) -> Identity | None:
         text = _key_text(record)

@@ -35,6 +35,13 @@ _STATUS_WORDS = {
     "aws_service": "by AWS",
     "unmodelled": "a call this version does not model",
     "coverage_gap": "the trail may not record this Region's KMS calls",
+    "unexplained_drift": "drift in the plan that no event of the window explains",
+    "guardrail": "what this apply would do",
+}
+
+_PLAN_WORDS = {
+    "explained": "the plan shows this drift; this event made it",
+    "net_zero": "the plan shows no drift left (changed back, or as configured)",
 }
 
 
@@ -81,9 +88,19 @@ def _header(result: CheckResult) -> list[str]:
         if live and settled is not None
         else []
     )
+    plan = request.plan
+    planned = (
+        [
+            f"plan: {plan.source}: {len(plan.drift)} KMS resources drifted, "
+            f"{len(plan.changes)} planned changes"
+        ]
+        if plan is not None
+        else []
+    )
     return [
-        f"tfdrift-hook check: {len(inventory.resources)} managed KMS resources "
-        f"from {inventory.source}",
+        f"tfdrift-hook {request.phase}: {len(inventory.resources)} managed KMS "
+        f"resources from {inventory.source}",
+        *planned,
         f"window: {request.window.describe()}"
         + (f" ({request.window_reason})" if request.window_reason else ""),
         f"events: {stats.kms_records} KMS records from {sources} "
@@ -141,9 +158,34 @@ def _finding(finding: Finding) -> list[str]:
     usage = finding.candidate.context.get("key_usage")
     if usage:
         callers = ", ".join(usage["top_callers"])
+        uses = usage.get("uses", 0)
         lines.append(
-            f"    key still used: {usage['reads']} reads in the window ({callers})"
+            f"    key still used: {usage['reads']} reads in the window, {uses} of "
+            f"them cryptographic ({callers})"
         )
+    return lines + _plan_lines(finding)
+
+
+def _plan_lines(finding: Finding) -> list[str]:
+    """What the plan beside the check says about this finding, and what to do."""
+    context, details = finding.candidate.context, finding.event.details
+    lines = []
+    label = context.get("plan")
+    if label in _PLAN_WORDS:
+        lines.append(f"    plan: {_PLAN_WORDS[label]}")
+    undone = context.get("undone_by_plan")
+    if isinstance(undone, dict):
+        actions = "/".join(undone.get("actions") or ["update"])
+        lines.append(
+            f"    plan: this plan ({actions}) sets {undone.get('attribute')} back, "
+            f"undoing {finding.event.actor.name}'s change of {finding.event.timestamp}"
+        )
+    if finding.candidate.status == "unexplained_drift" and details.get("explanation"):
+        lines.append(f"    why no event: {details['explanation']}")
+    remedy = context.get("remedy")
+    if remedy:
+        lines.append("    to fix:")
+        lines += [f"      {step}" for step in remedy]
     return lines
 
 

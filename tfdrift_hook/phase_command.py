@@ -1,0 +1,120 @@
+"""The lifecycle commands for CI steps: ``pre-plan``, ``post-plan``, ``pre-apply``,
+``post-apply``.
+
+Each runs one phase's hooks with the options of ``check`` and reports what they
+found. A plan is read from ``--plan-json FILE`` or ``--plan PLANFILE`` (shown with
+``terraform show -json``); post-plan needs one, pre-apply uses one when given.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from tfdrift_hook.check_command import report, report_format_of
+from tfdrift_hook.errors import ExitCode, TfdriftError
+from tfdrift_hook.lifecycle import (
+    POST_APPLY,
+    POST_PLAN,
+    ApplyOutcome,
+    Phase,
+    PhaseRun,
+    run_phase,
+)
+from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager
+from tfdrift_hook.window import parse_bound
+
+logger = logging.getLogger(__name__)
+
+
+def run_phase_command(
+    name: str, options: dict[str, Any], stream: TextIO, environ: Mapping[str, str]
+) -> int:
+    plugins = build_plugin_manager(environ)
+    report_format = report_format_of(plugins, str(options["report_format"]))
+    now = datetime.now(timezone.utc)
+    plan = read_phase_plan(options)
+    if name == POST_PLAN and plan is None:
+        msg = "post-plan needs the plan: give --plan-json FILE (`terraform show"
+        raise TfdriftError(f"{msg} -json PLANFILE > FILE`) or --plan PLANFILE")
+
+    phase = Phase(name, options, environ, now, plugins, plan)
+    arguments = {"outcome": _apply_outcome(options, now)} if name == POST_APPLY else {}
+    run = run_phase(phase, **arguments)
+    note_load_failures(run, plugins)
+    report_phase(run, plugins, report_format, stream)
+    return int(run.exit_code())
+
+
+def note_load_failures(run: PhaseRun, plugins: Plugins) -> None:
+    """Plugins that did not load, for a phase whose hooks ran no check to carry them."""
+    if any(outcome.result is not None for _, outcome in run.outcomes):
+        return
+    for failure in plugins.failures:
+        run.failures.append(f"plugin {failure.name} failed to load: {failure.reason}")
+
+
+def read_phase_plan(options: dict[str, Any]) -> Any:
+    """The plan of --plan-json or --plan, read into a PlanView; None without one.
+
+    A shown --plan is kept in ``options["plan_document"]`` so that the check reads
+    the managed resources from the same document.
+    """
+    from tfdrift_hook.plan_drift import load_plan, read_plan
+
+    plan_json, plan_file = options.get("plan_json"), options.get("plan_file")
+    if plan_json is not None and plan_file is not None:
+        raise TfdriftError("give --plan-json or --plan, not both")
+
+    if plan_json is not None:
+        return load_plan(Path(plan_json))
+
+    if plan_file is None:
+        return None
+
+    from tfdrift_hook.terraform_cli import show_json
+
+    directory = Path(options.get("directory") or ".")
+    document = show_json(directory, Path(plan_file))
+    options["plan_document"] = document
+    return read_plan(document, f"terraform show -json {plan_file}")
+
+
+def _apply_outcome(options: Mapping[str, Any], now: datetime) -> ApplyOutcome:
+    from tfdrift_hook.apply_receipt import noted_apply_start
+
+    directory = Path(options.get("directory") or ".")
+    started = parse_bound(options.get("started"), now, "--started")
+    started = started or noted_apply_start(directory)
+    if started is None:
+        msg = "post-apply needs to know when the apply started: run pre-apply"
+        raise TfdriftError(f"{msg} in the same directory first, or give --started")
+    finished = parse_bound(options.get("finished"), now, "--finished") or now
+    return ApplyOutcome(
+        "apply", int(options.get("apply_exit_code") or 0), started, finished
+    )
+
+
+def report_phase(
+    run: PhaseRun, plugins: Plugins, report_format: str, stream: TextIO
+) -> None:
+    """Each hook's check report on the stream; summaries and failures on stderr."""
+    for name, outcome in run.outcomes:
+        if outcome.result is not None:
+            report(outcome.result, plugins, report_format, stream)
+        if outcome.summary:
+            click.echo(f"tfdrift-hook: {run.phase}: {outcome.summary}", err=True)
+        logger.debug("%s: %s answered (exit %d)", run.phase, name, outcome.code())
+    for failure in run.failures:
+        click.echo(f"tfdrift-hook: {run.phase}: {failure}", err=True)
+    if run.failures and run.exit_code() == ExitCode.INCOMPLETE:
+        click.echo(
+            f"tfdrift-hook: {run.phase} is incomplete: fix or disable the plugin "
+            "(TFDRIFT_HOOK_DISABLE_PLUGINS)",
+            err=True,
+        )
