@@ -460,3 +460,69 @@ def test_the_kms_registry_module_maps_without_a_warning(
 
     assert found.blocks != {}
     assert found.warnings == []
+
+
+# -- in the check's findings -----------------------------------------------------
+
+
+def test_findings_carry_the_file_and_line_of_their_block() -> None:
+    from tests.kms_state import run_cli
+
+    example = Path(__file__).resolve().parents[1] / "examples"
+    run = run_cli(
+        "check",
+        "--state",
+        example / "terraform" / "terraform.tfstate",
+        "--events",
+        example / "cloudtrail",
+        "--format",
+        "json",
+    )
+    located = {
+        finding["address"]: finding["location"]
+        for finding in run.findings
+        if finding.get("location")
+    }
+
+    # The resource blocks start at these lines of examples/terraform (grep ^resource).
+    assert located["module.audit_logs.aws_kms_key_policy.this"]["file"] == (
+        "modules/log-key/main.tf"
+    )
+    assert located["module.audit_logs.aws_kms_key_policy.this"]["line"] == 15
+    assert located['aws_kms_key.app["ledger"]'] == {
+        "file": "main.tf",
+        "line": 5,
+        "end_line": 31,
+    }
+    assert located['aws_kms_alias.app["payments"]']["line"] == 33
+
+
+def test_a_tf_file_that_cannot_be_parsed_costs_locations_not_the_run(
+    tmp_path: Path,
+) -> None:
+    from tests.kms_state import KEY_1234, check_json, kms_key, write_records
+    from tests.test_check_command import record
+
+    state = write_state_with_config(tmp_path, kms_key("app", KEY_1234))
+    (tmp_path / "broken.tf").write_text('resource "aws_kms_key" "x" {\n', "utf-8")
+    events = write_records(
+        tmp_path,
+        "events.json",
+        record("DisableKey", {"keyId": KEY_1234}, "2026-11-30T10:00:00Z", "e-1"),
+    )
+
+    run = check_json(state, events)
+
+    assert run.exit_code == 1, run.stderr
+    assert [finding["rule"] for finding in run.findings] == ["kms_key_disabled"]
+    assert "location" not in run.findings[0]
+    assert "broken.tf" in run.stderr
+
+
+def write_state_with_config(directory: Path, *resources: dict[str, Any]) -> Path:
+    from tests.kms_state import write_state
+
+    (directory / "main.tf").write_text(
+        'resource "aws_kms_key" "other" {\n  description = "x"\n}\n', "utf-8"
+    )
+    return write_state(directory, *resources)

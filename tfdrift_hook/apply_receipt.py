@@ -26,7 +26,8 @@ _TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 @hookimpl(trylast=True)
 def tfdrift_pre_apply(phase: Phase) -> None:
-    note_apply_start(_directory(phase), phase.now)
+    if not phase.wrapped:  # the wrapper times the apply itself
+        note_apply_start(_directory(phase), phase.now)
 
 
 @hookimpl(trylast=True)
@@ -34,6 +35,7 @@ def tfdrift_post_apply(phase: Phase, outcome: ApplyOutcome) -> HookOutcome:
     from tfdrift_hook.record_command import write_receipt
 
     directory = _directory(phase)
+    _forget_apply_start(directory)
     if not outcome.succeeded:
         return HookOutcome(
             summary=f"terraform {outcome.command} failed (exit {outcome.exit_code}): "
@@ -41,7 +43,6 @@ def tfdrift_post_apply(phase: Phase, outcome: ApplyOutcome) -> HookOutcome:
         )
 
     summary = write_receipt(phase.options, outcome.started, outcome.finished)
-    _forget_apply_start(directory)
     return HookOutcome(summary=summary)
 
 

@@ -90,7 +90,16 @@ def build_request(
         settings=settings.request_settings(),
         settled_until=now - timedelta(minutes=settings.settle_minutes),
         require_complete=bool(options.get("require_complete")),
+        config_dir=config_directory(directory, options.get("state")),
     )
+
+
+def config_directory(directory: Path, state: Any) -> Path | None:
+    """Where the ``.tf`` files are: -C DIR, else beside a local --state file."""
+    for candidate in (directory, Path(state).parent if state else None):
+        if candidate is not None and any(candidate.glob("*.tf")):
+            return candidate
+    return None
 
 
 def _window_start(
@@ -205,7 +214,7 @@ def report(
 ) -> None:
     """Write the report; a reader that stopped early (``| head``) is no error."""
     try:
-        plugins.manager.hook.tfdrift_report(
+        written = plugins.manager.hook.tfdrift_report(
             result=result, format=report_format, stream=stream
         )
         stream.flush()
@@ -216,6 +225,9 @@ def report(
         raise ReportWriteError(
             f"{msg}; free space or write the report elsewhere"
         ) from exc
+    if written is not True:
+        msg = f"no report plugin wrote --format {report_format}"
+        raise ReportFormatError(f"{msg}; fix the plugin that names it, or pick another")
 
 
 def _silence(stream: TextIO) -> None:

@@ -56,7 +56,7 @@ _GONE_BY: dict[str, frozenset[str]] = {
 _KeyIdentity = tuple[str, str]
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def tfdrift_plan_candidates(
     request: CheckRequest,
     candidates: list[Candidate],

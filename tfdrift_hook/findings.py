@@ -12,13 +12,16 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tfdrift_hook.changes import Change
 from tfdrift_hook.events import KmsEvent, Status
 from tfdrift_hook.priorities import severity
 from tfdrift_hook.resolution import Subject, Target
 from tfdrift_hook.rules import Rule, RuleSet
+
+if TYPE_CHECKING:
+    from tfdrift_hook.hcl_source import SourceLocation
 
 _ACCOUNT_IN_PRINCIPAL = re.compile(r"^(?:arn:aws[\w-]*:(?:iam|sts)::)?(\d{12})(?::|$)")
 
@@ -54,6 +57,8 @@ class Finding:
     rule: Rule
     candidate: Candidate
     output: str
+    #: Where the address is written in the configuration, when that is known.
+    location: SourceLocation | None = None
 
     @property
     def priority(self) -> str:
@@ -119,6 +124,12 @@ class Finding:
             ]
         if candidate.context:
             line["context"] = candidate.context
+        if self.location is not None:
+            line["location"] = {
+                "file": self.location.file.as_posix(),
+                "line": self.location.line,
+                "end_line": self.location.end_line,
+            }
         return line
 
 

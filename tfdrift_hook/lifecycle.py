@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from tfdrift_hook.errors import ExitCode, TfdriftError
 
@@ -155,20 +155,47 @@ def _call(
     wanted = {name: value for name, value in arguments.items() if name in impl.argnames}
     if "phase" in impl.argnames:
         wanted["phase"] = phase
+    if impl.wrapper or impl.hookwrapper:
+        _failed(
+            run,
+            phase,
+            impl,
+            "a wrapper implementation, which lifecycle hooks "
+            "do not take (drop wrapper=True)",
+        )
+        return None
     try:
-        return cast("HookOutcome | None", impl.function(**wanted))
+        answer = impl.function(**wanted)
     except TfdriftError:
         raise
     except Exception as exc:
         if is_builtin(impl.plugin_name):
             raise
-        reason = f"{type(exc).__name__}: {exc}"
-        logger.error(
-            "plugin %s failed in %s (%s); the %s phase is incomplete",
-            impl.plugin_name,
-            HOOKS[phase.name],
-            reason,
-            phase.name,
-        )
-        run.failures.append(f"plugin {impl.plugin_name} failed: {reason}")
+        _failed(run, phase, impl, f"{type(exc).__name__}: {exc}")
         return None
+    return _outcome(answer, run, phase, impl)
+
+
+def _outcome(answer: Any, run: PhaseRun, phase: Phase, impl: Any) -> HookOutcome | None:
+    """The answer when it is None or a HookOutcome with a known exit code."""
+    if answer is None:
+        return None
+    if not isinstance(answer, HookOutcome):
+        kind = type(answer).__name__
+        _failed(run, phase, impl, f"returned {kind}, not a HookOutcome")
+        return None
+    if answer.exit_code is not None and answer.exit_code not in _SERIOUSNESS:
+        _failed(run, phase, impl, f"returned exit code {answer.exit_code!r}")
+        return None
+    return answer
+
+
+def _failed(run: PhaseRun, phase: Phase, impl: Any, reason: str) -> None:
+    logger.error(
+        "plugin %s failed in %s (%s); the %s phase is incomplete",
+        impl.plugin_name,
+        HOOKS[phase.name],
+        reason,
+        phase.name,
+    )
+    run.failures.append(f"plugin {impl.plugin_name} failed: {reason}")

@@ -51,9 +51,13 @@ def run_phase_command(
     return int(run.exit_code())
 
 
-def note_load_failures(run: PhaseRun, plugins: Plugins) -> None:
-    """Plugins that did not load, for a phase whose hooks ran no check to carry them."""
-    if any(outcome.result is not None for _, outcome in run.outcomes):
+def note_load_failures(run: PhaseRun, plugins: Plugins, later: bool = False) -> None:
+    """Plugins that did not load, for a phase whose hooks ran no check to carry them.
+
+    ``later`` says a check follows in this run (the wrapper's post-plan), which
+    reports them itself.
+    """
+    if later or any(outcome.result is not None for _, outcome in run.outcomes):
         return
     for failure in plugins.failures:
         run.failures.append(f"plugin {failure.name} failed to load: {failure.reason}")

@@ -73,6 +73,9 @@ class CheckRequest:
     plan: PlanView | None = None
     #: The lifecycle phase asking (``check``, ``post-plan``, ``pre-apply``...).
     phase: str = "check"
+    #: The configuration directory, whose ``.tf`` files say where each address is
+    #: written (for annotations); None when the check has no configuration.
+    config_dir: Path | None = None
 
 
 @dataclass
@@ -154,10 +157,29 @@ def run_check(
         findings=findings,
         problems=problems,
         stats=stats,
-        notes=reader.notes + rebuild.notes,
+        notes=reader.notes + rebuild.notes + _locate(findings, request),
         in_band=rebuild.in_band,
         usage=reader.usage,
     )
+
+
+def _locate(findings: list[Finding], request: CheckRequest) -> list[str]:
+    """Each finding's file and line in the configuration; notes on files not read.
+
+    The ``.tf`` files are parsed only when there is a finding to place, so a clean
+    check does not pay for it. A file that cannot be parsed costs its locations only.
+    """
+    if not findings or request.config_dir is None:
+        return []
+
+    from tfdrift_hook.hcl_source import source_map
+
+    locations = source_map(request.config_dir)
+    for finding in findings:
+        for address in (finding.address, finding.candidate.target.address):
+            if address and finding.location is None:
+                finding.location = locations.locate(address)
+    return locations.warnings
 
 
 def _coverage_candidates(request: CheckRequest) -> list[Candidate]:

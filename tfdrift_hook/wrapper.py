@@ -234,7 +234,7 @@ class _Wrapper:
             command=str(self.command.subcommand),
         )
         run = run_phase(phase, **arguments)
-        note_load_failures(run, self.plugins)
+        note_load_failures(run, self.plugins, later=name == PRE_PLAN)
         started = time.perf_counter()
         report_phase(run, self.plugins, self.report_format, self.stream)
         self.timings[f"{name} hooks"] = run.seconds + time.perf_counter() - started

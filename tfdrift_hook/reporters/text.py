@@ -150,6 +150,9 @@ def _finding(finding: Finding) -> list[str]:
         f"    {event.name} at {event.timestamp}, {status}",
         f"    who: {describe_actor(event.actor)}",
     ]
+    if finding.location is not None:
+        where = finding.location
+        lines.append(f"    written at: {where.file.as_posix()}:{where.line}")
     lines += [f"    {text}" for text in _change_lines(finding.candidate.changes)]
     for related in finding.candidate.related:
         lines.append(
