@@ -293,7 +293,7 @@ def test_unexplained_policy_drift_names_the_added_principal(
     assert policy.detail["added_principals"] == ["arn:aws:iam::999999999999:root"]
 
 
-def test_without_a_window_start_the_unexplained_drift_is_aws_internal(
+def test_without_a_window_start_the_records_may_not_reach_the_change(
     moto: tuple[Path, Path],
 ) -> None:
     plan_path, events = moto
@@ -302,8 +302,22 @@ def test_without_a_window_start_the_unexplained_drift_is_aws_internal(
     new = correlate(load_plan(plan_path), candidates, request)
 
     details = drift_of(new)[("aws_kms_key.main", "enable_key_rotation")].event.details
-    assert details["reason"] == "aws_internal"
+    assert details["reason"] == "outside_window"
     assert details["attribute"] == "enable_key_rotation"
+    assert "no record read made this change" in details["explanation"]
+
+
+def test_a_window_from_the_last_apply_leaves_aws_itself(
+    moto: tuple[Path, Path],
+) -> None:
+    plan_path, events = moto
+    request, candidates = checked(plan_path, events, Window(since=START))
+    request.window_from_last_apply = True
+
+    new = correlate(load_plan(plan_path), candidates, request)
+
+    details = drift_of(new)[("aws_kms_key.main", "enable_key_rotation")].event.details
+    assert details["reason"] == "aws_internal"
     assert details["explanation"].startswith(
         "enable_key_rotation of aws_kms_key.main changed outside Terraform, and no "
         "event of the window says who did it: the window covers the time since "
@@ -482,9 +496,9 @@ def test_check_with_a_plan_reports_unexplained_drift_as_findings(
     ]
     assert {f.output for f in drift} == {
         "KMS Drift Without An Event (address=aws_kms_key.main "
-        "attribute=enable_key_rotation reason=aws_internal)",
+        "attribute=enable_key_rotation reason=outside_window)",
         "KMS Drift Without An Event (address=aws_kms_key.main attribute=policy "
-        "reason=aws_internal)",
+        "reason=outside_window)",
     }
     disable = next(f for f in result.findings if f.event.name == "DisableKey")
     assert disable.candidate.context["plan"] == "explained"

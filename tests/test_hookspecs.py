@@ -539,6 +539,45 @@ def test_an_event_source_plugin_provides_the_records_of_a_check(
     assert (finding["source"], finding["user"]) == ("acme-tickets:1", "alice")
 
 
+class _FailingTrail(_TicketTrail):
+    """A source that yields one record, then breaks."""
+
+    def records(
+        self, problems: Problems, event_sources: frozenset[str] | None = None
+    ) -> Iterator[SourceRecord]:
+        yield from super().records(problems, event_sources)
+        raise ConnectionError("ticket system went away")
+
+
+class _FailingFilter:
+    @hookimpl
+    def tfdrift_filter_findings(
+        self, findings: list[Finding], request: CheckRequest
+    ) -> list[Finding]:
+        raise KeyError("on-call roster")
+
+
+def test_installed_pipeline_plugins_that_raise_are_named_and_the_rest_is_kept(
+    tmp_path: Path, install: Install
+) -> None:
+    install("acme-tickets", _TicketSource(_FailingTrail([_disable(KEY_1234, "e-1")])))
+    install("acme-filter", _FailingFilter())
+    state = _two_keys(tmp_path)
+    events = write_records(tmp_path, "events.json", _disable(KEY_0987, "e-2", BOB))
+
+    run = run_cli("check", "--state", state, "--events", events, "--format", "json")
+
+    assert run.exit_code == 3, run.stderr
+    assert sorted(_findings(run)) == ["e-1", "e-2"]
+    assert "plugin acme-tickets: source acme-tickets failed (ConnectionError" in (
+        run.stderr
+    )
+    assert "plugin acme-filter: failed in tfdrift_filter_findings (KeyError" in (
+        run.stderr
+    )
+    assert "internal error" not in run.stderr
+
+
 # -- turning records into events -----------------------------------------------------
 
 

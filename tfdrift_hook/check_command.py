@@ -19,7 +19,8 @@ from tfdrift_hook.inventory import (
 )
 from tfdrift_hook.last_apply import WindowStart, window_start
 from tfdrift_hook.pipeline import CheckRequest, CheckResult, run_check
-from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager
+from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager, call_each
+from tfdrift_hook.problems import Problems
 from tfdrift_hook.receipts import (
     ReceiptError,
     beside_state_object,
@@ -84,6 +85,7 @@ def build_request(
         event_paths=settings.events,
         window=Window(start.since, parse_bound(settings.until, now, "--until")),
         window_reason=start.reason,
+        window_from_last_apply=start.since is not None and settings.since is None,
         trust=Trust(settings.trusted_principals, apply_windows),
         fail_on=settings.fail_on,
         rule_files=settings.rules,
@@ -181,9 +183,10 @@ def _inventory(options: Mapping[str, Any]) -> Inventory:
 
 
 def load_rules(plugins: Plugins, request: CheckRequest) -> RuleSet:
-    files = [
-        path for group in plugins.manager.hook.tfdrift_rule_files() for path in group
-    ]
+    problems = Problems()
+    provided = call_each(plugins.manager.hook.tfdrift_rule_files, problems)
+    request.problems.extend(problems.items)
+    files = [path for _, group in provided for path in group]
     rules = load_rule_files([*reversed(files), *request.rule_files])
     if not any(rule.enabled for rule in rules.rules):
         msg = "no rule is loaded or enabled, so nothing could ever be found"

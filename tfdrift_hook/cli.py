@@ -205,6 +205,14 @@ def pre_apply(ctx: click.Context, /, verbose: int, quiet: bool, **options: Any) 
     help="What `terraform apply` returned; no receipt is written unless 0.",
 )
 @click.option(
+    "--command",
+    "apply_command",
+    type=click.Choice(["apply", "destroy"]),
+    default="apply",
+    show_default=True,
+    help="Which Terraform command ran, for the hooks.",
+)
+@click.option(
     "--principal",
     metavar="ARN",
     help="Who applied (default: the caller of these credentials, from STS).",

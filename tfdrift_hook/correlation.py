@@ -237,7 +237,13 @@ def _reason(
         )
 
     since = request.window.since
-    if since is not None and _starts_after_last_apply(since, request):
+    if since is None:
+        return OUTSIDE_WINDOW, (
+            "no record read made this change; if the records do not reach back to "
+            "the last apply, it may predate them (record receipts after each apply)"
+        )
+
+    if not request.window_from_last_apply and _starts_after_last_apply(since, request):
         return OUTSIDE_WINDOW, (
             f"the window starts at {_stamp(since)}, after the last apply, so the "
             "change may predate it; search from the last apply"

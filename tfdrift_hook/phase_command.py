@@ -100,7 +100,10 @@ def _apply_outcome(options: Mapping[str, Any], now: datetime) -> ApplyOutcome:
         raise TfdriftError(f"{msg} in the same directory first, or give --started")
     finished = parse_bound(options.get("finished"), now, "--finished") or now
     return ApplyOutcome(
-        "apply", int(options.get("apply_exit_code") or 0), started, finished
+        str(options.get("apply_command") or "apply"),
+        int(options.get("apply_exit_code") or 0),
+        started,
+        finished,
     )
 
 

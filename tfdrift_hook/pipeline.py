@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from tfdrift_hook.actors import Actor
 from tfdrift_hook.errors import ExitCode, TfdriftError
@@ -21,8 +21,9 @@ from tfdrift_hook.events import KMS_EVENT_SOURCE, KmsEvent, parse_event_time
 from tfdrift_hook.findings import Candidate, Finding, judge
 from tfdrift_hook.inventory import Inventory
 from tfdrift_hook.normalizer import is_read_only
+from tfdrift_hook.plugin_manager import call_each, call_one, is_builtin
 from tfdrift_hook.priorities import severity
-from tfdrift_hook.problems import Problems
+from tfdrift_hook.problems import Problem, Problems
 from tfdrift_hook.reconstruction import Reconstruction
 from tfdrift_hook.resolution import Resolver, Subject, Target
 from tfdrift_hook.rules import RuleSet
@@ -58,6 +59,9 @@ class CheckRequest:
     window: Window = field(default_factory=Window)
     #: Why the window starts where it does (``--since``, a receipt...), for reports.
     window_reason: str = ""
+    #: Whether the window starts at the last apply (its receipt, or the state's last
+    #: write), so that every change since that apply falls inside it.
+    window_from_last_apply: bool = False
     #: Up to when live sources are complete: now minus the delivery delay (settle).
     settled_until: datetime | None = None
     #: Whether a window that is not settled yet makes the result incomplete.
@@ -73,6 +77,8 @@ class CheckRequest:
     plan: PlanView | None = None
     #: The lifecycle phase asking (``check``, ``post-plan``, ``pre-apply``...).
     phase: str = "check"
+    #: What could not be read while the request was built (a rule plugin that failed).
+    problems: list[Problem] = field(default_factory=list)
     #: The configuration directory, whose ``.tf`` files say where each address is
     #: written (for annotations); None when the check has no configuration.
     config_dir: Path | None = None
@@ -129,17 +135,17 @@ def run_check(
     request: CheckRequest, plugins: pluggy.PluginManager, rules: RuleSet
 ) -> CheckResult:
     """Read, reconstruct, judge; the result carries every problem met on the way."""
-    problems = Problems(list(request.inventory.problems))
+    problems = Problems([*request.inventory.problems, *request.problems])
     stats = Stats()
     reader = _Reader(request.window, plugins, problems, stats, request.inventory)
-    sources = _sources(request, plugins)
-    for source in sources:
+    sources = _sources(request, plugins, problems)
+    for plugin, source in sources:
         stats.sources.append(source.name)
         before = len(problems)
-        reader.read(source)
+        _read(reader, plugin, source, problems)
         if len(problems) > before:
             stats.failed_sources[source.name] = len(problems) - before
-    _check_settled(request, sources, problems)
+    _check_settled(request, [source for _, source in sources], problems)
 
     resolver = Resolver(request.inventory)
     rebuild = Reconstruction(request.inventory, resolver, request.trust, reader.usage)
@@ -147,10 +153,12 @@ def run_check(
     candidates = rebuild.apply(sorted(reader.writes, key=_event_time))
     candidates += _coverage_candidates(request)
     if request.plan is not None:
-        candidates += _plan_candidates(request, candidates, reader.usage, plugins)
+        candidates += _plan_candidates(
+            request, candidates, reader.usage, plugins, problems
+        )
     stats.failed_attempts = len(rebuild.failed)
     stats.in_band = len(rebuild.in_band)
-    findings = _filtered(judge(candidates, rules), request, plugins)
+    findings = _filtered(judge(candidates, rules), request, plugins, problems)
     _check_inventory(request.inventory, stats, problems)
     return CheckResult(
         request=request,
@@ -202,12 +210,17 @@ def _plan_candidates(
     candidates: list[Candidate],
     usage: dict[tuple[str, str], KeyUsage],
     plugins: pluggy.PluginManager,
+    problems: Problems,
 ) -> list[Candidate]:
     """What the plan adds: drift no event explains, and the guardrails."""
-    groups = plugins.hook.tfdrift_plan_candidates(
-        request=request, candidates=list(candidates), usage=usage
+    groups = call_each(
+        plugins.hook.tfdrift_plan_candidates,
+        problems,
+        request=request,
+        candidates=list(candidates),
+        usage=usage,
     )
-    return [candidate for group in reversed(groups) for candidate in group]
+    return [candidate for _, group in reversed(groups) for candidate in group]
 
 
 def _check_settled(
@@ -250,23 +263,48 @@ class NoSourceError(TfdriftError):
     """A check with nowhere to read events from would always look clean."""
 
 
-def _sources(request: CheckRequest, plugins: pluggy.PluginManager) -> list[EventSource]:
-    provided = plugins.hook.tfdrift_event_sources(request=request)
-    sources = [source for group in reversed(provided) for source in group]
+def _sources(
+    request: CheckRequest, plugins: pluggy.PluginManager, problems: Problems
+) -> list[tuple[str, EventSource]]:
+    """Every source a plugin provides, built-in ones first, with the plugin's name."""
+    provided = call_each(plugins.hook.tfdrift_event_sources, problems, request=request)
+    sources = [(name, source) for name, group in reversed(provided) for source in group]
     if not sources:
         msg = "no event source: give --events PATH (CloudTrail files or a directory)"
         raise NoSourceError(msg)
     return sources
 
 
-def _filtered(
-    findings: list[Finding], request: CheckRequest, plugins: pluggy.PluginManager
-) -> list[Finding]:
-    for impl in reversed(plugins.hook.tfdrift_filter_findings.get_hookimpls()):
-        # pluggy types a hook function's result as object; the hookspec promises this.
-        replaced = cast(
-            "list[Finding] | None", impl.function(findings=findings, request=request)
+def _read(
+    reader: _Reader, plugin: str, source: EventSource, problems: Problems
+) -> None:
+    """One source; an installed source that breaks costs its records, not the run."""
+    try:
+        reader.read(source)
+    except TfdriftError:
+        raise
+    except Exception as exc:
+        if is_builtin(plugin):
+            raise
+        problems.add(
+            f"plugin {plugin}",
+            f"source {source.name} failed ({type(exc).__name__}: {exc}); the records "
+            "after that point were not read",
+            "fix or uninstall it, or name it in TFDRIFT_HOOK_DISABLE_PLUGINS",
         )
+
+
+def _filtered(
+    findings: list[Finding],
+    request: CheckRequest,
+    plugins: pluggy.PluginManager,
+    problems: Problems,
+) -> list[Finding]:
+    """Each filter in turn sees the list the previous one returned."""
+    caller = plugins.hook.tfdrift_filter_findings
+    for impl in reversed(caller.get_hookimpls()):
+        arguments = {"findings": findings, "request": request}
+        replaced = call_one(impl, caller.name, problems, arguments)
         if replaced is not None:
             findings = list(replaced)
     return findings

@@ -13,10 +13,14 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from tfdrift_hook import hookspecs
+
+if TYPE_CHECKING:
+    from tfdrift_hook.problems import Problems
 
 logger = logging.getLogger(__name__)
 
@@ -122,3 +126,42 @@ def describe_plugins(plugins: Plugins) -> str:
     for name in sorted(plugins.disabled):
         lines.append(f"{name}: disabled by {DISABLE_VARIABLE}")
     return "\n".join(lines)
+
+
+def call_each(
+    caller: Any, problems: Problems, **arguments: Any
+) -> list[tuple[str, Any]]:
+    """Call every implementation of a hook in pluggy's order; (plugin, answer) each.
+
+    Answers that are None are left out; see :func:`call_one` for failures.
+    """
+    answers = []
+    for impl in reversed(caller.get_hookimpls()):
+        answer = call_one(impl, caller.name, problems, arguments)
+        if answer is not None:
+            answers.append((impl.plugin_name, answer))
+    return answers
+
+
+def call_one(
+    impl: Any, hook: str, problems: Problems, arguments: Mapping[str, Any]
+) -> Any:
+    """One implementation's answer; None when it raised or answered None.
+
+    An installed plugin that raises is named in ``problems`` (the result is then
+    incomplete) and the others still answer; a built-in that raises is a bug and
+    propagates.
+    """
+    wanted = {name: arguments[name] for name in impl.argnames if name in arguments}
+    try:
+        return impl.function(**wanted)
+    except Exception as exc:
+        if is_builtin(impl.plugin_name):
+            raise
+        problems.add(
+            f"plugin {impl.plugin_name}",
+            f"failed in {hook} ({type(exc).__name__}: {exc}), so the check ran "
+            "without its answer",
+            f"fix or uninstall it, or name it in {DISABLE_VARIABLE}",
+        )
+        return None

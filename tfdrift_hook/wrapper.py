@@ -254,7 +254,9 @@ class _Wrapper:
         return int(run.exit_code())
 
     def log_timings(self) -> None:
-        hooks = sum(value for name, value in self.timings.items() if "hooks" in name)
+        hooks = sum(
+            value for name, value in self.timings.items() if name.endswith(" hooks")
+        )
         spent = self.timings.items()
         parts = "; ".join(f"{name} {value:.2f} s" for name, value in spent)
         logger.info("time: %s; hooks in all %.2f s", parts, hooks)
