@@ -266,8 +266,8 @@ def test_drift_no_event_made_becomes_a_candidate_per_attribute(
     assert rotation.context["plan"] == "unexplained"
     assert rotation.event.event_id == "plan:aws_kms_key.main:enable_key_rotation"
     assert rotation.event.name == "PlanDrift"
-    assert rotation.event.actor.name == "tfdrift-hook"
-    assert rotation.event.actor.type == "AWSService"
+    assert rotation.event.actor.name == "unknown (no event in the window)"
+    assert rotation.event.actor.type == "Unknown"
     assert (rotation.event.region, rotation.event.account) == (REGION, ACCOUNT)
     assert rotation.target.subject == Subject.MANAGED
     assert rotation.target.identity == ("key", REGION, MAIN_KEY)
@@ -489,16 +489,22 @@ def test_check_with_a_plan_reports_unexplained_drift_as_findings(
 
     result = run_check(request, plugins.manager, load_rules(plugins, request))
 
-    drift = [f for f in result.findings if f.rule.name == "kms_unexplained_drift"]
+    # Rotation went true -> false and the policy gained 999999999999 with no event:
+    # both matter for security, so they are errors, not warnings.
+    drift = [
+        f for f in result.findings if f.rule.name == "kms_unexplained_security_drift"
+    ]
     assert sorted(f.candidate.changes[0].attribute for f in drift) == [
         "enable_key_rotation",
         "policy",
     ]
     assert {f.output for f in drift} == {
-        "KMS Drift Without An Event (address=aws_kms_key.main "
+        "KMS Security Drift Without An Event (address=aws_kms_key.main "
         "attribute=enable_key_rotation reason=outside_window)",
-        "KMS Drift Without An Event (address=aws_kms_key.main attribute=policy "
-        "reason=outside_window)",
+        "KMS Security Drift Without An Event (address=aws_kms_key.main "
+        "attribute=policy reason=outside_window)",
     }
+    assert {f.priority for f in drift} == {"error"}
+    assert not [f for f in result.findings if f.rule.name == "kms_unexplained_drift"]
     disable = next(f for f in result.findings if f.event.name == "DisableKey")
     assert disable.candidate.context["plan"] == "explained"

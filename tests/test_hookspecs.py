@@ -424,7 +424,7 @@ def test_a_hook_that_raises_is_named_and_the_phase_is_incomplete(
     ) in run.stderr
     assert "post-plan is incomplete: fix or disable the plugin" in run.stderr
     # The built-in check still ran and reported the plan's drift.
-    assert "post-plan: 1 managed KMS resources" in run.stdout
+    assert "post-plan: 1 managed KMS resource from" in run.stdout
     assert "kms_unexplained_drift" in run.stdout
 
 

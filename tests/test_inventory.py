@@ -328,9 +328,15 @@ def test_plan_with_nothing_to_read_is_an_error_naming_the_file(tmp_path: Path) -
         "terraform-compliance-test_dynamodb_kms_key_problem.plan.json",
     ],
 )
-def test_old_plans_without_prior_state_are_errors(real_inputs: Path, name: str) -> None:
-    with pytest.raises(InventoryError, match="no prior_state"):
-        load_inventory(real_inputs / "terraform" / name)
+def test_plans_that_only_create_manage_nothing_yet(
+    real_inputs: Path, name: str
+) -> None:
+    # Both plans have no prior_state and create their key (actions ["create"],
+    # before null): a new workspace, whose first apply is still to come.
+    inventory = load_inventory(real_inputs / "terraform" / name)
+
+    assert inventory.resources == ()
+    assert not inventory.problems
 
 
 @pytest.mark.parametrize(
@@ -829,3 +835,14 @@ def test_a_terraform_binary_variable_naming_nothing_is_an_error(
 
     with pytest.raises(terraform_cli.TerraformError, match="TERRAFORM_BINARY"):
         terraform_cli.find_terraform()
+
+
+def test_a_state_pull_that_prints_nothing_says_there_is_no_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    binary = write_script(tmp_path / "tf", "exit 0\n")
+    monkeypatch.setenv(terraform_cli.BINARY_ENV, str(binary))
+
+    with pytest.raises(terraform_cli.TerraformError, match="there is no state") as got:
+        terraform_cli.state_pull(tmp_path)
+    assert "give --state FILE" in str(got.value)

@@ -49,6 +49,30 @@ def test_the_plan_before_an_apply_keeps_vars_and_targets_only() -> None:
     assert parsed.plan_options() == ["-var=env=prod", "-target=aws_kms_key.a"]
 
 
+def test_option_values_given_as_the_next_argument_stay_with_their_option(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "prod.tfvars").write_text('env = "prod"', encoding="utf-8")
+    parsed = parse_terraform_args(
+        [
+            "apply",
+            "-var-file",
+            "prod.tfvars",
+            "-target",
+            "aws_kms_key.a",
+            "-auto-approve",
+        ]
+    )
+
+    assert parsed.saved_plan(tmp_path) is None
+    assert parsed.plan_options() == [
+        "-var-file",
+        "prod.tfvars",
+        "-target",
+        "aws_kms_key.a",
+    ]
+
+
 @pytest.mark.parametrize(
     ("args", "out"),
     [
@@ -348,7 +372,7 @@ def test_a_plan_gets_an_out_file_and_post_plan_reads_it(workspace: Workspace) ->
     plan_call = json.loads(workspace.log.read_text(encoding="utf-8").splitlines()[0])
     assert any(arg.startswith("-out=") for arg in plan_call)
     assert workspace.calls() == ["plan", "show"]
-    assert "tfdrift-hook post-plan: 1 managed KMS resources" in run.stdout
+    assert "tfdrift-hook post-plan: 1 managed KMS resource from" in run.stdout
 
 
 def test_other_subcommands_run_without_hooks(workspace: Workspace) -> None:

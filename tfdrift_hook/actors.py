@@ -68,6 +68,9 @@ class Actor:
         return {name: value for name, value in values if value is not None}
 
 
+#: Who made a change that no event of the window shows: nobody can be named.
+NO_EVENT_ACTOR = Actor(type="Unknown", name="unknown (no event in the window)")
+
 UNKNOWN_NAME = "unknown"
 AWS_INTERNAL = "AWS Internal"
 KMS_SOURCE = "kms.amazonaws.com"

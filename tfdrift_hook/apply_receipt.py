@@ -1,10 +1,10 @@
-"""The built-in receipt of each apply (the ``receipt`` plugin).
+"""The built-in receipt of each apply (the ``receipt`` plugin), and the apply's start.
 
-Before an apply it notes when the apply started, in ``.tfdrift/apply-started`` of the
-Terraform directory, because CI systems run ``pre-apply`` and ``post-apply`` as
-separate steps that share the checkout but not the environment. After an apply that
-succeeded it writes the receipt; after one that failed it writes none, so the next
-check still starts at the last apply that succeeded.
+After an apply that succeeded it writes the receipt; after one that failed it writes
+none, so the next check still starts at the last apply that succeeded. CI systems run
+``pre-apply`` and ``post-apply`` as separate steps that share the checkout but not the
+environment, so a pre-apply step that lets the apply go ahead notes the start in
+``.tfdrift/apply-started`` of the Terraform directory, for post-apply to read.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tfdrift_hook.errors import TfdriftError
 from tfdrift_hook.hookspecs import hookimpl
 from tfdrift_hook.lifecycle import ApplyOutcome, HookOutcome, Phase
 
@@ -25,17 +26,11 @@ _TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @hookimpl(trylast=True)
-def tfdrift_pre_apply(phase: Phase) -> None:
-    if not phase.wrapped:  # the wrapper times the apply itself
-        note_apply_start(_directory(phase), phase.now)
-
-
-@hookimpl(trylast=True)
 def tfdrift_post_apply(phase: Phase, outcome: ApplyOutcome) -> HookOutcome:
     from tfdrift_hook.record_command import write_receipt
 
     directory = _directory(phase)
-    _forget_apply_start(directory)
+    forget_apply_start(directory)
     if not outcome.succeeded:
         return HookOutcome(
             summary=f"terraform {outcome.command} failed (exit {outcome.exit_code}): "
@@ -57,15 +52,27 @@ def note_apply_start(directory: Path, moment: datetime) -> None:
 
 
 def noted_apply_start(directory: Path) -> datetime | None:
-    """The start a pre-apply step noted, or None when there is none to read."""
+    """The start a pre-apply step noted, or None when none was noted."""
+    marker = directory / START_MARKER
     try:
-        text = (directory / START_MARKER).read_text(encoding="utf-8").strip()
-        return datetime.strptime(text, _TIME).replace(tzinfo=timezone.utc)
-    except (OSError, ValueError):
+        text = marker.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise ApplyStartError(f"{marker}: cannot read it ({exc.strerror})") from exc
+
+    try:
+        return datetime.strptime(text, _TIME).replace(tzinfo=timezone.utc)
+    except ValueError as exc:
+        msg = f"{marker}: {text[:40]!r} is not a time pre-apply wrote"
+        raise ApplyStartError(f"{msg}; delete it and give --started") from exc
 
 
-def _forget_apply_start(directory: Path) -> None:
+class ApplyStartError(TfdriftError):
+    """The start a pre-apply step noted cannot be read."""
+
+
+def forget_apply_start(directory: Path) -> None:
     (directory / START_MARKER).unlink(missing_ok=True)
 
 

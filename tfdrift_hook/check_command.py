@@ -22,6 +22,7 @@ from tfdrift_hook.pipeline import CheckRequest, CheckResult, run_check
 from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager, call_each
 from tfdrift_hook.problems import Problems
 from tfdrift_hook.receipts import (
+    Receipt,
     ReceiptError,
     beside_state_object,
     check_lineage,
@@ -118,9 +119,51 @@ def _window_start(
         msg = f"{store.describe()}: no receipt there"
         raise ReceiptError(f"{msg}; record one after apply with `tfdrift-hook record`")
     if receipt is not None:
-        check_lineage(receipt, inventory.lineage, store.describe())
+        _check_receipt(receipt, inventory, options, store.describe())
     written = state_written(options) if settings.sources else None
     return window_start(since, receipt, store.describe(), written, inventory.source)
+
+
+def _check_receipt(
+    receipt: Receipt, inventory: Inventory, options: Mapping[str, Any], where: str
+) -> None:
+    """A receipt of another state is refused; its window would be someone else's.
+
+    The lineage decides. ``show -json`` and plan JSON carry none, so it is read with
+    ``terraform state pull`` in the directory; where that cannot be done either, a
+    receipt naming none of the managed addresses is refused.
+    """
+    lineage = inventory.lineage or _pulled_lineage(options)
+    if lineage is not None:
+        check_lineage(receipt, lineage, where)
+        return
+
+    managed = {resource.address for resource in inventory.resources}
+    if receipt.addresses and managed and managed.isdisjoint(receipt.addresses):
+        msg = (
+            f"{where} names none of the {len(managed)} addresses of {inventory.source}"
+        )
+        raise ReceiptError(f"{msg}, so it belongs to another state; give --receipt")
+    logger.warning(
+        "%s: the state's lineage could not be read, so the receipt is used unchecked",
+        where,
+    )
+
+
+def _pulled_lineage(options: Mapping[str, Any]) -> str | None:
+    """The lineage of the directory's state; None with --state or no init."""
+    directory = Path(options.get("directory") or ".")
+    if options.get("state") or not (directory / ".terraform").is_dir():
+        return None
+
+    from tfdrift_hook.terraform_cli import state_pull
+
+    try:
+        lineage = state_pull(directory).get("lineage")
+    except TfdriftError as exc:
+        logger.info("cannot read the state's lineage: %s", exc)
+        return None
+    return str(lineage) if lineage else None
 
 
 def state_written(options: Mapping[str, Any]) -> datetime | None:

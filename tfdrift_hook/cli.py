@@ -58,8 +58,8 @@ def cli(verbose: int, quiet: bool) -> None:
     _configure_logging(verbose, quiet)
 
 
-def _check_options(command: F) -> F:
-    """The options of ``check``, which every lifecycle command takes too."""
+def _check_option_table() -> dict[str, Any]:
+    """The options of ``check`` by name; the lifecycle commands take them too."""
     options = [
         _directory_option(
             "Terraform directory, read with `terraform show -json` when no --state."
@@ -135,7 +135,44 @@ def _check_options(command: F) -> F:
         click.option("-v", "--verbose", count=True, help="More logging (-vv debug)."),
         click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr."),
     ]
-    for option in reversed(options):
+    names = [
+        "directory",
+        "state",
+        "plan_json",
+        "events",
+        "since",
+        "until",
+        "trusted",
+        "fail_on",
+        "config",
+        "rules",
+        "require_complete",
+        "receipt",
+        "format",
+        "verbose",
+        "quiet",
+    ]
+    return dict(zip(names, options, strict=True))
+
+
+_CHECK_OPTIONS = _check_option_table()
+
+
+def _check_options(command: F) -> F:
+    """Every option of ``check``."""
+    return _with_options(command, _CHECK_OPTIONS)
+
+
+def _some_check_options(*left_out: str) -> Callable[[F], F]:
+    """The options of ``check`` but those named, for a command with no use of them."""
+    kept = {
+        name: option for name, option in _CHECK_OPTIONS.items() if name not in left_out
+    }
+    return lambda command: _with_options(command, kept)
+
+
+def _with_options(command: F, options: dict[str, Any]) -> F:
+    for option in reversed(list(options.values())):
         command = option(command)
     return command
 
@@ -190,7 +227,16 @@ def pre_apply(ctx: click.Context, /, verbose: int, quiet: bool, **options: Any) 
 
 
 @cli.command("post-apply")
-@_check_options
+@_some_check_options(
+    "plan_json",
+    "events",
+    "since",
+    "until",
+    "trusted",
+    "fail_on",
+    "rules",
+    "require_complete",
+)
 @click.option(
     "--started",
     help="When the apply started (ISO-8601; default: when pre-apply ran here).",
@@ -230,7 +276,7 @@ def post_apply(
     "terraform",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
-@_check_options
+@_some_check_options("plan_json")
 @click.option(
     "--principal",
     metavar="ARN",

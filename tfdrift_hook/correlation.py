@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tfdrift_hook.actors import Actor, Channel
+from tfdrift_hook.actors import NO_EVENT_ACTOR
 from tfdrift_hook.arns import parse_key_ref
 from tfdrift_hook.changes import POLICY, Change, describe, same_value
 from tfdrift_hook.events import KmsEvent, Status
@@ -280,7 +280,7 @@ def _drift_event(
     request: CheckRequest,
 ) -> KmsEvent:
     """A stand-in event, so that the drift is judged and reported like any change."""
-    actor = Actor(type="AWSService", name="tfdrift-hook", channel=Channel.AWS_SERVICE)
+    actor = NO_EVENT_ACTOR
     key = parse_key_ref(drift.arn) if drift.arn and drift.type in KEY_TYPES else None
     return KmsEvent(
         event_id=f"plan:{drift.address}:{attribute}",

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from tfdrift_hook.actors import Actor
+from tfdrift_hook.actors import NO_EVENT_ACTOR
 from tfdrift_hook.changes import POLICY, Change
 from tfdrift_hook.events import KmsEvent, Status
 from tfdrift_hook.findings import Candidate
@@ -47,9 +47,6 @@ DELETES_KEY_IN_USE = "deletes_key_in_use"
 _OUT_OF_BAND = frozenset(
     {Status.OUT_OF_BAND, Status.TERRAFORM_OUTSIDE_PIPELINE, Status.AWS_SERVICE}
 )
-
-#: Whoever did it is not known: no event of the window says.
-_NOBODY = Actor(type="Unknown", name="unknown (no event in the window)")
 
 
 @hookimpl(trylast=True)
@@ -233,7 +230,7 @@ def _stand_in(change: PlannedChange, resource: ManagedResource, what: str) -> Km
         time=utc_now(),
         region=resource.region or change.region or "",
         account=resource.account,
-        actor=_NOBODY,
+        actor=NO_EVENT_ACTOR,
         where="the plan",
     )
 

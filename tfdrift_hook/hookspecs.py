@@ -85,7 +85,7 @@ def tfdrift_pre_apply(phase: Phase) -> HookOutcome | None:
 
     The plan is the saved plan being applied, or the one the wrapper made to see what
     the apply will do; a CI step without ``--plan`` gets None. The built-in runs the
-    check with the guardrails, and notes when the apply started for post-apply.
+    check with the guardrails.
     """
 
 

@@ -510,7 +510,8 @@ def _plan_records(
     the drifted values there, and one deleted (or scheduled for deletion) out of band
     is missing. The ``before`` of each ``resource_drift`` entry is what the state held
     at the last apply, so it replaces the refreshed values. A plan without
-    ``prior_state`` is read from its drift and its planned changes alone.
+    ``prior_state`` is read from its drift and its planned changes alone; one that only
+    creates (a new workspace) manages nothing yet.
     """
     prior_state = doc.get("prior_state")
     records: list[_Record] = []
@@ -524,7 +525,11 @@ def _plan_records(
             if overrides or record.address not in by_address:
                 by_address[record.address] = record
 
-    if not by_address and not isinstance(prior_state, Mapping):
+    if (
+        not by_address
+        and not isinstance(prior_state, Mapping)
+        and not _list(doc.get("resource_changes"))
+    ):
         msg = (
             f"{where}: the plan has no prior_state and no drift or changes of a KMS "
             "resource, so it does not say what Terraform manages; give the state "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,6 +21,7 @@ from tfdrift_hook.errors import ExitCode, TfdriftError
 from tfdrift_hook.lifecycle import (
     POST_APPLY,
     POST_PLAN,
+    PRE_APPLY,
     ApplyOutcome,
     Phase,
     PhaseRun,
@@ -47,8 +48,37 @@ def run_phase_command(
     arguments = {"outcome": _apply_outcome(options, now)} if name == POST_APPLY else {}
     run = run_phase(phase, **arguments)
     note_load_failures(run, plugins)
+    require_check(run)
     report_phase(run, plugins, report_format, stream)
+    if name == PRE_APPLY:
+        _note_start(run, Path(options.get("directory") or "."), now)
     return int(run.exit_code())
+
+
+def require_check(run: PhaseRun) -> None:
+    """A phase before or after a plan that checked nothing must not look clean.
+
+    With ``phase-check`` disabled and no plugin in its place, nothing would be read
+    and the phase would pass in silence.
+    """
+    if run.phase == POST_APPLY:
+        return
+    if any(outcome.result is not None for _, outcome in run.outcomes):
+        return
+    run.failures.append(
+        "no plugin ran the check of this phase; enable phase-check or install a "
+        "plugin that replaces it"
+    )
+
+
+def _note_start(run: PhaseRun, directory: Path, now: datetime) -> None:
+    """The apply's start, for a post-apply step; a stopped apply is not timed."""
+    from tfdrift_hook.apply_receipt import forget_apply_start, note_apply_start
+
+    if run.gates:
+        forget_apply_start(directory)
+    else:
+        note_apply_start(directory, now)
 
 
 def note_load_failures(run: PhaseRun, plugins: Plugins, later: bool = False) -> None:
@@ -93,18 +123,32 @@ def _apply_outcome(options: Mapping[str, Any], now: datetime) -> ApplyOutcome:
     from tfdrift_hook.apply_receipt import noted_apply_start
 
     directory = Path(options.get("directory") or ".")
+    code = int(options.get("apply_exit_code") or 0)
+    finished = parse_bound(options.get("finished"), now, "--finished") or now
     started = parse_bound(options.get("started"), now, "--started")
     started = started or noted_apply_start(directory)
+    if started is None and code != 0:
+        started = finished  # a failed apply writes no receipt; its start is moot
     if started is None:
         msg = "post-apply needs to know when the apply started: run pre-apply"
         raise TfdriftError(f"{msg} in the same directory first, or give --started")
-    finished = parse_bound(options.get("finished"), now, "--finished") or now
+    _check_times(started, finished, now)
     return ApplyOutcome(
-        str(options.get("apply_command") or "apply"),
-        int(options.get("apply_exit_code") or 0),
-        started,
-        finished,
+        str(options.get("apply_command") or "apply"), code, started, finished
     )
+
+
+#: How far ahead of this machine's clock another machine's may be.
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _check_times(started: datetime, finished: datetime, now: datetime) -> None:
+    if started > now + _CLOCK_SKEW:
+        msg = f"--started {started:%Y-%m-%dT%H:%M:%SZ} is in the future"
+        raise TfdriftError(f"{msg}; give the time the apply started, in UTC")
+    if finished < started:
+        msg = f"the apply finished ({finished:%Y-%m-%dT%H:%M:%SZ}) before it started"
+        raise TfdriftError(f"{msg} ({started:%Y-%m-%dT%H:%M:%SZ}); check --started")
 
 
 def report_phase(

@@ -72,8 +72,22 @@ def build_plugin_manager(environ: Mapping[str, str]) -> Plugins:
     disabled = _disabled(environ.get(DISABLE_VARIABLE, ""))
     plugins = Plugins(manager, disabled=disabled)
     _register_builtins(plugins)
-    _load_installed(plugins, metadata.entry_points(group=hookspecs.PROJECT))
+    installed = list(metadata.entry_points(group=hookspecs.PROJECT))
+    _load_installed(plugins, installed)
+    _warn_unknown(plugins, {entry.name for entry in installed})
     return plugins
+
+
+def _warn_unknown(plugins: Plugins, installed: set[str]) -> None:
+    """A misspelt name in the variable would leave the plugin meant running."""
+    known = installed | {name for name, _ in BUILTIN_PLUGINS}
+    for name in sorted(plugins.disabled - known):
+        logger.warning(
+            "%s names %r, which is no plugin (see `tfdrift-hook plugins`); "
+            "nothing was disabled for it",
+            DISABLE_VARIABLE,
+            name,
+        )
 
 
 def _disabled(text: str) -> frozenset[str]:

@@ -38,12 +38,16 @@ def write_receipt(
     directory = Path(options.get("directory") or ".")
     state, where = read_state(options.get("state"), directory)
     lineage, serial = state_identity(state, where)
+    principal = options.get("principal")
+    if principal is not None and not str(principal).startswith("arn:"):
+        msg = f"--principal {principal!r} is not an ARN"
+        raise TfdriftError(f"{msg}; give the role or user ARN that applied")
     receipt = Receipt(
         apply_started=started,
         apply_finished=finished,
         lineage=lineage,
         serial=serial,
-        principal=options.get("principal") or caller_arn(),
+        principal=principal or caller_arn(),
         terraform_version=state.get("terraform_version"),
         addresses=state_addresses(state),
     )

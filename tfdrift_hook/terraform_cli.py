@@ -224,6 +224,12 @@ def _error_text(stderr: str) -> str:
 
 
 def _parse(output: str, what: str, directory: Path) -> dict[str, Any]:
+    if not output.strip():
+        msg = f"{what} in {directory} printed nothing: there is no state there yet"
+        raise TerraformError(
+            f"{msg} (run terraform init and apply first, or give --state FILE)"
+        )
+
     try:
         document = json.loads(output)
     except json.JSONDecodeError as exc:

@@ -26,6 +26,7 @@ from typing import Any, TextIO
 import click
 
 from tfdrift_hook.check_command import report_format_of
+from tfdrift_hook.errors import TfdriftError
 from tfdrift_hook.lifecycle import (
     POST_APPLY,
     POST_PLAN,
@@ -36,13 +37,20 @@ from tfdrift_hook.lifecycle import (
     PhaseRun,
     run_phase,
 )
-from tfdrift_hook.phase_command import note_load_failures, report_phase
-from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager
+from tfdrift_hook.phase_command import (
+    note_load_failures,
+    report_phase,
+    require_check,
+)
+from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager, is_builtin
 from tfdrift_hook.terraform_cli import run_attached, run_captured, show_json
 
 logger = logging.getLogger(__name__)
 
 HOOKED = frozenset({"plan", "apply", "destroy"})
+
+#: The prefix of the temporary folders that hold plans the wrapper made.
+_SCRATCH = "tfdrift-plan-"
 
 #: Options of apply that a plan does not take, left out of the plan made before it.
 _APPLY_ONLY = ("-auto-approve", "-backup", "-state-out", "-json")
@@ -67,18 +75,21 @@ class TerraformArgs:
         name = subcommand or self.subcommand
         return [*self.global_args, *([name] if name else []), *extra, *self.args]
 
+    def options(self) -> list[list[str]]:
+        """Each option with its value: ``["-var-file=a"]`` or ``["-var-file", "a"]``."""
+        return _split(self.args)[0]
+
     def plan_out(self) -> str | None:
         """The file of ``-out=FILE`` or ``-out FILE``."""
-        for number, arg in enumerate(self.args):
-            if arg.startswith("-out="):
-                return arg.split("=", 1)[1]
-            if arg == "-out" and number + 1 < len(self.args):
-                return self.args[number + 1]
+        for option in self.options():
+            name, value = _option_value(option)
+            if name == "-out":
+                return value
         return None
 
     def saved_plan(self, directory: Path) -> Path | None:
         """The plan file an apply was given: its one argument that is not an option."""
-        positional = [arg for arg in self.args if not arg.startswith("-")]
+        positional = _split(self.args)[1]
         if not positional:
             return None
         candidate = directory / positional[-1]
@@ -87,13 +98,58 @@ class TerraformArgs:
     def plan_options(self) -> list[str]:
         """The apply's options that a plan takes too (vars, targets, refresh...)."""
         kept = []
-        for arg in self.args:
-            if not arg.startswith("-"):
-                continue
-            if arg.split("=", 1)[0] in _APPLY_ONLY:
-                continue
-            kept.append(arg)
+        for option in self.options():
+            if _option_value(option)[0] not in _APPLY_ONLY:
+                kept += option
         return kept
+
+
+#: Terraform's options that take a value, which may follow as the next argument.
+_VALUED = frozenset(
+    {
+        "-var",
+        "-var-file",
+        "-target",
+        "-replace",
+        "-out",
+        "-state",
+        "-state-out",
+        "-backup",
+        "-lock-timeout",
+        "-parallelism",
+        "-generate-config-out",
+    }
+)
+
+
+def _split(args: Sequence[str]) -> tuple[list[list[str]], list[str]]:
+    """Options (with their values) and the positional arguments, in order."""
+    options: list[list[str]] = []
+    positional: list[str] = []
+    pending = False
+    for arg in args:
+        if pending:
+            options[-1].append(arg)
+            pending = False
+        elif arg.startswith("-"):
+            options.append([arg])
+            pending = "=" not in arg and arg.lstrip("-") in _bare(_VALUED)
+        else:
+            positional.append(arg)
+    return options, positional
+
+
+def _bare(names: frozenset[str]) -> frozenset[str]:
+    return frozenset(name.lstrip("-") for name in names)
+
+
+def _option_value(option: list[str]) -> tuple[str, str | None]:
+    """``-name`` (one dash, as Terraform writes it) and its value, if any."""
+    name, _, value = option[0].partition("=")
+    name = "-" + name.lstrip("-")
+    if len(option) > 1:
+        return name, option[1]
+    return name, value or None
 
 
 def parse_terraform_args(args: Sequence[str]) -> TerraformArgs:
@@ -112,11 +168,15 @@ def run_wrapper(
     environ: Mapping[str, str],
 ) -> int:
     command = parse_terraform_args(args)
+    if command.subcommand is None and not command.global_args:
+        msg = "give terraform's arguments after --, e.g. `tfdrift-hook terraform"
+        raise TfdriftError(f"{msg} --events trail/ -- plan`")
     workdir = Path(options.get("directory") or ".")
     if command.subcommand not in HOOKED:
         return run_attached(command.argv(), workdir)
 
     plugins = build_plugin_manager(environ)
+    _preflight(options, environ, plugins, workdir / (command.chdir or "."))
     wrapper = _Wrapper(
         options={**options, "directory": workdir / (command.chdir or ".")},
         command=command,
@@ -130,6 +190,27 @@ def run_wrapper(
         return wrapper.plan() if command.subcommand == "plan" else wrapper.apply()
     finally:
         wrapper.log_timings()
+
+
+def _preflight(
+    options: Mapping[str, Any],
+    environ: Mapping[str, str],
+    plugins: Plugins,
+    directory: Path,
+) -> None:
+    """Settings errors and a missing event source, before Terraform runs for minutes."""
+    from tfdrift_hook.config import load_settings
+    from tfdrift_hook.pipeline import NoSourceError
+
+    report_format_of(plugins, str(options["report_format"]))
+    settings = load_settings(options, environ, directory)
+    if settings.events or settings.sources:
+        return
+    caller = plugins.manager.hook.tfdrift_event_sources
+    if any(not is_builtin(impl.plugin_name) for impl in caller.get_hookimpls()):
+        return
+    msg = "no event source: give --events PATH (CloudTrail files or a directory)"
+    raise NoSourceError(f"{msg} or sources in .tfdrift.yml; terraform was not run")
 
 
 @dataclass
@@ -153,7 +234,7 @@ class _Wrapper:
         if pre.gates:
             return self._stop(pre, "before `terraform plan`; nothing was planned")
 
-        with tempfile.TemporaryDirectory(prefix="tfdrift-plan-") as scratch:
+        with tempfile.TemporaryDirectory(prefix=_SCRATCH) as scratch:
             out = self.command.plan_out()
             extra = [] if out else [f"-out={Path(scratch) / 'plan.tfplan'}"]
             code = self._terraform("terraform plan", self.command.argv(*extra))
@@ -161,12 +242,18 @@ class _Wrapper:
                 return code
             plan_file = Path(out) if out else Path(scratch) / "plan.tfplan"
             post = self._phase(POST_PLAN, self._read_plan(plan_file))
+        if not out:
+            click.echo(
+                "tfdrift-hook: the plan was saved to a temporary file for the hooks "
+                "and is gone now; give -out FILE to keep a plan to apply",
+                err=True,
+            )
         if post.gates:
             return self._stop(post, f"after `terraform plan` (which exited {code})")
         return code
 
     def apply(self) -> int:
-        with tempfile.TemporaryDirectory(prefix="tfdrift-plan-") as scratch:
+        with tempfile.TemporaryDirectory(prefix=_SCRATCH) as scratch:
             plan_file = self.command.saved_plan(self.directory)
             if plan_file is None:
                 made = self._plan_first(Path(scratch) / "plan.tfplan")
@@ -218,9 +305,16 @@ class _Wrapper:
         started = time.perf_counter()
         document = show_json(self.directory, plan_file.absolute())
         self._spent("terraform show -json (for the hooks)", started)
+        shown = self._plan_name(plan_file)
         self.options["plan_document"] = document
-        self.options["plan_file"] = plan_file
-        return read_plan(document, f"terraform show -json {plan_file.name}")
+        self.options["plan_file"] = shown
+        return read_plan(document, f"terraform show -json {shown}")
+
+    def _plan_name(self, plan_file: Path) -> str:
+        """The plan as the user knows it; a temporary file by what made it."""
+        if plan_file.parent.name.startswith(_SCRATCH):
+            return f"the plan of this `terraform {self.command.subcommand}`"
+        return str(plan_file)
 
     def _phase(self, name: str, plan: Any, **arguments: Any) -> PhaseRun:
         phase = Phase(
@@ -235,6 +329,8 @@ class _Wrapper:
         )
         run = run_phase(phase, **arguments)
         note_load_failures(run, self.plugins, later=name == PRE_PLAN)
+        if name != PRE_PLAN:
+            require_check(run)
         started = time.perf_counter()
         report_phase(run, self.plugins, self.report_format, self.stream)
         self.timings[f"{name} hooks"] = run.seconds + time.perf_counter() - started

@@ -91,15 +91,17 @@ def _header(result: CheckResult) -> list[str]:
     plan = request.plan
     planned = (
         [
-            f"plan: {plan.source}: {len(plan.drift)} KMS resources drifted, "
-            f"{len(plan.changes)} planned changes"
+            f"plan: {plan.source}: "
+            f"{counted(_real_drift(plan), 'KMS resource')} drifted, "
+            f"{counted(len(plan.changes), 'planned change')}"
         ]
         if plan is not None
         else []
     )
     return [
-        f"tfdrift-hook {request.phase}: {len(inventory.resources)} managed KMS "
-        f"resources from {inventory.source}",
+        f"tfdrift-hook {request.phase}: "
+        f"{counted(len(inventory.resources), 'managed KMS resource')} "
+        f"from {inventory.source}",
         *planned,
         f"window: {request.window.describe()}"
         + (f" ({request.window_reason})" if request.window_reason else ""),
@@ -111,10 +113,20 @@ def _header(result: CheckResult) -> list[str]:
     ]
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 finding``, ``2 findings``."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _real_drift(plan: Any) -> int:
+    """Resources that drifted in earnest; policy order and the like do not count."""
+    return sum(1 for item in plan.drift if item.deleted or item.attributes)
+
+
 def _problems(result: CheckResult) -> list[str]:
     if not result.problems:
         return []
-    lines = [f"INCOMPLETE: {len(result.problems)} inputs could not be read:"]
+    lines = [f"INCOMPLETE: {counted(len(result.problems), 'input')} could not be read:"]
     lines += [f"  - {problem}" for problem in result.problems.items]
     return [*lines, ""]
 
@@ -123,7 +135,7 @@ def _findings(findings: Sequence[Finding]) -> list[str]:
     lines: list[str] = []
     ordered = sorted(findings, key=_group_key)
     for (address, resource), group in groupby(ordered, key=_group_key):
-        items = list(group)
+        items = sorted(group, key=_most_severe_first)
         kind = items[0].candidate.target.terraform_type or "resource"
         title = address if address != _NO_ADDRESS else f"(not in state: {kind})"
         lines.append(f"{title}  {resource}")
@@ -135,6 +147,10 @@ def _findings(findings: Sequence[Finding]) -> list[str]:
 
 #: Sorts after every address, so findings outside the state come last.
 _NO_ADDRESS = "~"
+
+
+def _most_severe_first(finding: Finding) -> tuple[int, str]:
+    return (-finding.severity, finding.event.timestamp)
 
 
 def _group_key(finding: Finding) -> tuple[str, str]:
@@ -273,7 +289,7 @@ def _footer(result: CheckResult) -> list[str]:
     counts = Counter(finding.priority for finding in result.findings)
     summary = ", ".join(f"{counts[p]} {p}" for p in PRIORITIES if counts[p]) or "none"
     gating = result.gating()
-    lines = [f"{len(result.findings)} findings ({summary})."]
+    lines = [f"{counted(len(result.findings), 'finding')} ({summary})."]
     if result.problems:
         stopped = f", and {len(gating)} at or above --fail-on" if gating else ""
         lines.append(
