@@ -7,7 +7,9 @@ judged by the rules like any other, so that it gates through ``--fail-on``:
   provider no longer sees it, and the plan creates a new key in its place. Cancelling
   the deletion keeps the key and everything encrypted under it.
 - ``reenables_key`` and ``restores_policy``: the apply undoes a change someone made
-  outside Terraform, which may have been an incident response.
+  outside Terraform, which may have been an incident response: it re-enables a key
+  someone disabled, or writes a policy that lets back in a principal the live policy
+  keeps out. A policy restore that only takes away what someone added is the fix.
 - ``deletes_key_in_use``: the apply schedules the deletion of a key that cryptographic
   calls in the window show is still in use.
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tfdrift_hook.actors import NO_EVENT_ACTOR
 from tfdrift_hook.changes import POLICY, Change
@@ -28,6 +30,7 @@ from tfdrift_hook.events import KmsEvent, Status
 from tfdrift_hook.findings import Candidate
 from tfdrift_hook.hookspecs import hookimpl
 from tfdrift_hook.inventory import KEY_TYPES, ManagedResource
+from tfdrift_hook.policy_diff import PolicyError, diff_policies
 from tfdrift_hook.resolution import Subject, Target
 from tfdrift_hook.sources.base import utc_now
 from tfdrift_hook.usage import KeyUsage
@@ -144,10 +147,15 @@ def _undoes(
     if resource is None or "update" not in change.actions:
         return
     for diff in change.attributes:
+        details: dict[str, object] = {"attribute": diff.attribute}
         if diff.attribute == "key_state" and diff.after == "Enabled":
             guard, wanted = REENABLES_KEY, ("Disabled",)
         elif diff.attribute == POLICY:
+            given_back = _access_given_back(diff.before, diff.after, resource.account)
+            if given_back is None:
+                continue
             guard, wanted = RESTORES_POLICY, None
+            details["restored_principals"] = given_back
         else:
             continue
         found = evidence.last_change(change.address, diff.attribute, wanted)
@@ -159,9 +167,35 @@ def _undoes(
             event,
             resource,
             changes=[found[1]] if found else [],
-            details={"attribute": diff.attribute},
+            details=details,
             remedy=_undo_remedy(guard),
         )
+
+
+def _access_given_back(
+    live: object, configured: object, account: str | None
+) -> str | None:
+    """Whom the policy the apply writes lets in again; None when it only takes away.
+
+    Incident response takes access away (a principal removed, a Deny added); an apply
+    that puts it back undoes that. One that only removes what someone added is the
+    fix, not a risk. A policy that is not known before the apply is a risk.
+    """
+    if configured is None:
+        return "(the policy is known only after the apply)"
+    try:
+        change = diff_policies(_text(live), _text(configured), account)
+    except PolicyError:
+        return "(a policy that cannot be read)"
+
+    given = [*change.added_principals, *change.removed_denied_principals]
+    return ", ".join(given) if given else None
+
+
+def _text(policy: object) -> str | Mapping[str, Any] | None:
+    if policy is None or isinstance(policy, (str, Mapping)):
+        return policy
+    return str(policy)
 
 
 def _deletes_in_use(

@@ -368,11 +368,12 @@ def _reason(run: PhaseRun) -> str:
         gating += outcome.result.gating()
         problems += len(outcome.result.problems)
     if gating:
-        rules = sorted({f"{item.rule.name} on {item.address}" for item in gating})
+        ranked = sorted(gating, key=lambda item: (-item.severity, item.rule.name))
+        rules = list(dict.fromkeys(f"{i.rule.name} on {i.address}" for i in ranked))
         shown = ", ".join(rules[:3]) + (", ..." if len(rules) > 3 else "")
-        worst = max(gating, key=lambda item: item.severity).priority
+        worst = ranked[0].priority
         count = f"{len(gating)} finding{'s' if len(gating) != 1 else ''}"
-        return f"{count} at or above {threshold} (worst {worst}: {shown}); see above"
+        return f"{count} at or above {threshold}, worst {worst} ({shown}); see above"
     if problems or run.failures:
         total = problems + len(run.failures)
         return (
