@@ -308,7 +308,7 @@ class _Wrapper:
         shown = self._plan_name(plan_file)
         self.options["plan_document"] = document
         self.options["plan_file"] = shown
-        return read_plan(document, f"terraform show -json {shown}")
+        return read_plan(document, shown)
 
     def _plan_name(self, plan_file: Path) -> str:
         """The plan as the user knows it; a temporary file by what made it."""

@@ -105,7 +105,7 @@ def _header(result: CheckResult) -> list[str]:
         *planned,
         f"window: {request.window.describe()}"
         + (f" ({request.window_reason})" if request.window_reason else ""),
-        f"events: {stats.kms_records} KMS records from {sources} "
+        f"events: {counted(stats.kms_records, 'KMS record')} from {sources} "
         f"({stats.writes} writes, {stats.reads} reads, {stats.in_band} in band, "
         f"{stats.failed_attempts} failed, {stats.duplicates} duplicates)",
         *complete,
