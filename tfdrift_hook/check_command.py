@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -43,14 +46,43 @@ def run_check_command(
     options: Mapping[str, Any], stream: TextIO, environ: Mapping[str, str]
 ) -> int:
     plugins = build_plugin_manager(environ)
-    report_format = report_format_of(plugins, str(options["report_format"]))
+    report_format = report_format_of(plugins, options.get("report_format"), environ)
     request = build_request(options, environ, datetime.now(timezone.utc))
     warn_if_empty(request.inventory)
     rules = load_rules(plugins, request)
     result = run_check(request, plugins.manager, rules)
     add_load_failures(result, plugins)
-    report(result, plugins, report_format, stream)
+    with report_stream(options, stream) as target:
+        report(result, plugins, report_format, target)
     return int(result.exit_code())
+
+
+@contextmanager
+def report_stream(options: Mapping[str, Any], stream: TextIO) -> Iterator[TextIO]:
+    """Where the report goes: --output FILE (written whole, then renamed), or stream.
+
+    A reader of the file (a workflow step posting it) never sees half a report.
+    """
+    output = options.get("output")
+    if not output:
+        yield stream
+        return
+
+    path = Path(output)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as exc:
+        msg = f"{path}: cannot write the report there ({exc.strerror or exc})"
+        raise ReportWriteError(f"{msg}; give --output a writable path") from exc
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as target:
+            yield target
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    logger.info("report written to %s", path)
 
 
 def add_load_failures(result: CheckResult, plugins: Plugins) -> None:
@@ -237,12 +269,18 @@ def load_rules(plugins: Plugins, request: CheckRequest) -> RuleSet:
     return rules
 
 
-def report_format_of(plugins: Plugins, wanted: str) -> str:
+def report_format_of(
+    plugins: Plugins, wanted: str | None, environ: Mapping[str, str]
+) -> str:
+    """The --format asked for; without one, github inside GitHub Actions, else text."""
     formats = {
         name
         for group in plugins.manager.hook.tfdrift_report_formats()
         for name in group
     }
+    if wanted is None:
+        in_actions = environ.get("GITHUB_ACTIONS") == "true" and "github" in formats
+        wanted = "github" if in_actions else "text"
     if wanted not in formats:
         choices = ", ".join(sorted(formats))
         raise ReportFormatError(

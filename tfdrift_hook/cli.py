@@ -127,10 +127,14 @@ def _check_option_table() -> dict[str, Any]:
         click.option(
             "--format",
             "report_format",
-            default="text",
-            show_default=True,
-            help="Report format: text or json (one JSON object a line); plugins add "
-            "more.",
+            help="Report format: text, json (one JSON object a line), github, "
+            "markdown or sarif; plugins add more (default: github inside GitHub "
+            "Actions, else text).",
+        ),
+        click.option(
+            "--output",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write the report to this file instead of standard output.",
         ),
         click.option("-v", "--verbose", count=True, help="More logging (-vv debug)."),
         click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr."),
@@ -149,6 +153,7 @@ def _check_option_table() -> dict[str, Any]:
         "require_complete",
         "receipt",
         "format",
+        "output",
         "verbose",
         "quiet",
     ]
@@ -298,6 +303,29 @@ def terraform_command(
     """
     _command_logging(verbose, quiet)
     ctx.exit(_run(_terraform, options))
+
+
+@cli.command("pre-commit")
+@_some_check_options("directory", "state", "plan_json")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_context
+def pre_commit(
+    ctx: click.Context, /, verbose: int, quiet: bool, **options: Any
+) -> None:
+    """The check of each Terraform directory that holds one of FILES (pre-commit).
+
+    pre-commit passes the changed files; each directory with a changed .tf file is
+    checked once, from its state, with the events of --events or .tfdrift.yml.
+    """
+    _command_logging(verbose, quiet)
+    ctx.exit(_run(_pre_commit, options))
+
+
+def _pre_commit(options: dict[str, Any]) -> int:
+    from tfdrift_hook.precommit_command import run_precommit_command
+
+    files = list(options.pop("files"))
+    return run_precommit_command(options, files, sys.stdout, os.environ)
 
 
 def _command_logging(verbose: int, quiet: bool) -> None:

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import click
 
-from tfdrift_hook.check_command import report, report_format_of
+from tfdrift_hook.check_command import report, report_format_of, report_stream
 from tfdrift_hook.errors import ExitCode, TfdriftError
 from tfdrift_hook.lifecycle import (
     POST_APPLY,
@@ -37,7 +37,7 @@ def run_phase_command(
     name: str, options: dict[str, Any], stream: TextIO, environ: Mapping[str, str]
 ) -> int:
     plugins = build_plugin_manager(environ)
-    report_format = report_format_of(plugins, str(options["report_format"]))
+    report_format = report_format_of(plugins, options.get("report_format"), environ)
     now = datetime.now(timezone.utc)
     plan = read_phase_plan(options)
     if name == POST_PLAN and plan is None:
@@ -49,7 +49,8 @@ def run_phase_command(
     run = run_phase(phase, **arguments)
     note_load_failures(run, plugins)
     require_check(run)
-    report_phase(run, plugins, report_format, stream)
+    with report_stream(options, stream) as target:
+        report_phase(run, plugins, report_format, target)
     if name == PRE_APPLY:
         _note_start(run, Path(options.get("directory") or "."), now)
     return int(run.exit_code())

@@ -111,6 +111,8 @@ class CheckResult:
     notes: list[str] = field(default_factory=list)
     in_band: list[KmsEvent] = field(default_factory=list)
     usage: dict[tuple[str, str], KeyUsage] = field(default_factory=dict)
+    #: The rules the findings were judged by (for reports that describe them).
+    rules: RuleSet | None = None
 
     @property
     def complete(self) -> bool:
@@ -168,6 +170,7 @@ def run_check(
         notes=reader.notes + rebuild.notes + _locate(findings, request),
         in_band=rebuild.in_band,
         usage=reader.usage,
+        rules=rules,
     )
 
 

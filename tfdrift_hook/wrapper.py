@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 import click
 
-from tfdrift_hook.check_command import report_format_of
+from tfdrift_hook.check_command import report_format_of, report_stream
 from tfdrift_hook.errors import TfdriftError
 from tfdrift_hook.lifecycle import (
     POST_APPLY,
@@ -182,12 +182,13 @@ def run_wrapper(
         command=command,
         workdir=workdir,
         plugins=plugins,
-        report_format=report_format_of(plugins, str(options["report_format"])),
+        report_format=report_format_of(plugins, options.get("report_format"), environ),
         stream=stream,
         environ=environ,
     )
     try:
-        return wrapper.plan() if command.subcommand == "plan" else wrapper.apply()
+        with report_stream(options, stream) as wrapper.stream:
+            return wrapper.plan() if command.subcommand == "plan" else wrapper.apply()
     finally:
         wrapper.log_timings()
 
@@ -202,7 +203,7 @@ def _preflight(
     from tfdrift_hook.config import load_settings
     from tfdrift_hook.pipeline import NoSourceError
 
-    report_format_of(plugins, str(options["report_format"]))
+    report_format_of(plugins, options.get("report_format"), environ)
     settings = load_settings(options, environ, directory)
     if settings.events or settings.sources:
         return
