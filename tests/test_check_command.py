@@ -374,7 +374,8 @@ def test_an_unknown_format_names_the_known_ones(state: Path, tmp_path: Path) -> 
     run = run_cli("check", "--state", state, "--events", events, "--format", "xml")
 
     assert run.exit_code == 2
-    assert "--format 'xml' is not known (use one of: json, text)" in run.stderr
+    known = "github, json, markdown, sarif, text"
+    assert f"--format 'xml' is not known (use one of: {known})" in run.stderr
 
 
 def test_a_missing_state_file_is_an_input_error(tmp_path: Path) -> None:

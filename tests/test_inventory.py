@@ -781,12 +781,27 @@ def test_terraform_failing_falls_back_to_the_state_file(
     binary = write_script(tmp_path / "tf", FAILING)
     monkeypatch.setenv(terraform_cli.BINARY_ENV, str(binary))
     (tmp_path / "terraform.tfstate").write_text(json.dumps(small_state()))
+    (tmp_path / ".terraform").mkdir()  # initialised, yet terraform fails
 
     with caplog.at_level(logging.WARNING, logger="tfdrift_hook"):
         inventory = inventory_from_directory(tmp_path)
 
     assert addresses(inventory) == {"aws_kms_key.k"}
     assert "Error: Backend initialization required" in caplog.text
+
+
+def test_an_uninitialised_directory_reads_its_state_file_without_terraform(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    binary = write_script(tmp_path / "tf", FAILING)
+    monkeypatch.setenv(terraform_cli.BINARY_ENV, str(binary))
+    (tmp_path / "terraform.tfstate").write_text(json.dumps(small_state()))
+
+    with caplog.at_level(logging.WARNING, logger="tfdrift_hook"):
+        inventory = inventory_from_directory(tmp_path)
+
+    assert addresses(inventory) == {"aws_kms_key.k"}
+    assert caplog.text == ""
 
 
 def test_terraform_failing_without_state_file_quotes_its_error(

@@ -126,6 +126,7 @@ def build_request(
         settled_until=now - timedelta(minutes=settings.settle_minutes),
         require_complete=bool(options.get("require_complete")),
         config_dir=config_directory(directory, options.get("state")),
+        report_path=Path(options["output"]) if options.get("output") else None,
     )
 
 

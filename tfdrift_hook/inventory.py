@@ -257,9 +257,17 @@ def inventory_from_directory(directory: Path) -> Inventory:
 
 
 def _shown_state(directory: Path) -> tuple[dict[str, Any] | None, str]:
-    """The output of ``terraform show -json``, or why there is none."""
+    """The output of ``terraform show -json``, or why there is none.
+
+    A directory never initialised cannot be shown (its providers are not installed);
+    with a local state file beside it, that file is the answer, without a warning.
+    """
     if terraform_cli.find_terraform() is None:
         return None, "terraform is not on PATH (install it or set TERRAFORM_BINARY)"
+
+    local = (directory / "terraform.tfstate").is_file()
+    if local and not (directory / ".terraform").is_dir():
+        return None, "the directory is not initialised (no .terraform)"
 
     try:
         document = terraform_cli.show_json(directory)

@@ -39,6 +39,7 @@ def run_phase_command(
     plugins = build_plugin_manager(environ)
     report_format = report_format_of(plugins, options.get("report_format"), environ)
     now = datetime.now(timezone.utc)
+    _plan_from_atlantis(name, options, environ)
     plan = read_phase_plan(options)
     if name == POST_PLAN and plan is None:
         msg = "post-plan needs the plan: give --plan-json FILE (`terraform show"
@@ -92,6 +93,33 @@ def note_load_failures(run: PhaseRun, plugins: Plugins, later: bool = False) -> 
         return
     for failure in plugins.failures:
         run.failures.append(f"plugin {failure.name} failed to load: {failure.reason}")
+
+
+def _plan_from_atlantis(
+    name: str, options: dict[str, Any], environ: Mapping[str, str]
+) -> None:
+    """Under Atlantis, post-plan and pre-apply read SHOWFILE when no plan is given.
+
+    ``--plan-json ""`` (an unset variable in a run step) counts as not given.
+    """
+    from tfdrift_hook.atlantis import (
+        atlantis_context,
+        describe,
+        plan_json_from_atlantis,
+    )
+
+    if options.get("plan_json") is not None and str(options["plan_json"]) in ("", "."):
+        options["plan_json"] = None
+    if name not in (POST_PLAN, PRE_APPLY) or options.get("plan_json"):
+        return
+    if options.get("plan_file"):
+        return
+
+    context = atlantis_context(environ)
+    if context is None:
+        return
+    click.echo(f"tfdrift-hook: {describe(context)}", err=True)
+    options["plan_json"] = plan_json_from_atlantis(context, required=name == POST_PLAN)
 
 
 def read_phase_plan(options: dict[str, Any]) -> Any:

@@ -77,6 +77,8 @@ class CheckRequest:
     plan: PlanView | None = None
     #: The lifecycle phase asking (``check``, ``post-plan``, ``pre-apply``...).
     phase: str = "check"
+    #: The file the report is written to (--output), for reports that name it.
+    report_path: Path | None = None
     #: What could not be read while the request was built (a rule plugin that failed).
     problems: list[Problem] = field(default_factory=list)
     #: The configuration directory, whose ``.tf`` files say where each address is

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 FORMAT = "text"
 
-_STATUS_WORDS = {
+STATUS_WORDS = {
     "out_of_band": "out of band",
     "in_band": "in band",
     "reverted": "out of band, reverted in the window",
@@ -39,7 +39,7 @@ _STATUS_WORDS = {
     "guardrail": "what this apply would do",
 }
 
-_PLAN_WORDS = {
+PLAN_WORDS = {
     "explained": "the plan shows this drift; this event made it",
     "net_zero": "the plan shows no drift left (changed back, or as configured)",
 }
@@ -159,7 +159,7 @@ def _group_key(finding: Finding) -> tuple[str, str]:
 
 def _finding(finding: Finding) -> list[str]:
     event = finding.event
-    status = _STATUS_WORDS.get(finding.candidate.status, finding.candidate.status)
+    status = STATUS_WORDS.get(finding.candidate.status, finding.candidate.status)
     lines = [
         f"  {finding.priority.upper()}  {finding.rule.name}  [{finding.id}]",
         f"    {finding.output}",
@@ -190,8 +190,8 @@ def _plan_lines(finding: Finding) -> list[str]:
     context, details = finding.candidate.context, finding.event.details
     lines = []
     label = context.get("plan")
-    if label in _PLAN_WORDS:
-        lines.append(f"    plan: {_PLAN_WORDS[label]}")
+    if label in PLAN_WORDS:
+        lines.append(f"    plan: {PLAN_WORDS[label]}")
     undone = context.get("undone_by_plan")
     if isinstance(undone, dict):
         actions = "/".join(undone.get("actions") or ["update"])
@@ -238,7 +238,7 @@ def _change_lines(changes: Iterable[Change]) -> list[str]:
 def _change_text(change: Change) -> str:
     detail = change.detail
     if change.attribute == "policy":
-        return _policy_text(detail)
+        return policy_text(detail)
 
     if change.attribute == "tags":
         added = ", ".join(f"{k}={v}" for k, v in detail.get("added", {}).items())
@@ -248,10 +248,10 @@ def _change_text(change: Change) -> str:
         parts.append(f"~[{modified}]" if modified else "")
         return " ".join(part for part in parts if part) or "changed"
 
-    return f"{_value(change.before)} -> {_value(change.after)}"
+    return f"{value_text(change.before)} -> {value_text(change.after)}"
 
 
-def _policy_text(detail: dict[str, Any]) -> str:
+def policy_text(detail: dict[str, Any]) -> str:
     parts = []
     for label, key in (
         ("added principals", "added_principals"),
@@ -271,7 +271,7 @@ def _policy_text(detail: dict[str, Any]) -> str:
     return "; ".join(parts) or "statements changed, principals the same"
 
 
-def _value(value: Any) -> str:
+def value_text(value: Any) -> str:
     if value is None:
         return "(none)"
     if isinstance(value, dict):
