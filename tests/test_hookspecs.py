@@ -895,8 +895,8 @@ def test_a_report_format_is_known_only_once_a_plugin_names_it(
     )
 
     assert unknown.exit_code == 2
-    known = "github, json, markdown, sarif, text"
-    assert f"--format 'acme-csv' is not known (use one of: {known})" in unknown.stderr
+    names = "github, json, markdown, sarif, text"
+    assert f"--format 'acme-csv' is not known (use one of: {names})" in unknown.stderr
     assert known.exit_code == 0, known.stderr
 
 
