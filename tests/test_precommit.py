@@ -122,6 +122,27 @@ def test_no_terraform_file_among_those_given_checks_nothing(
     assert run.stdout == "tfdrift-hook: no Terraform file among 2 given\n"
 
 
+def test_a_changed_module_is_checked_through_the_root_that_holds_its_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    root = terraform_directory(tmp_path, "infra")
+    module = root / "modules" / "key"
+    module.mkdir(parents=True)
+    (module / "main.tf").write_text('variable "name" {}\n', encoding="utf-8")
+    events = write_records(tmp_path, "events.json", disabled_by_alice())
+
+    run = run_cli("pre-commit", "--events", events, "infra/modules/key/main.tf")
+
+    assert run.exit_code == 1, run.stdout
+    assert (
+        "tfdrift-hook: infra/modules/key holds no state of its own; checking infra, "
+        "which it belongs to"
+    ) in run.stdout
+    assert "=== infra: tfdrift-hook check -C infra" in run.stdout
+    assert "kms_key_disabled" in run.stdout
+
+
 # -- the check of each directory -----------------------------------------------
 
 

@@ -65,3 +65,56 @@ def test_without_a_format_the_report_is_text_outside_github_actions(
     run = run_cli("check", "--state", state, "--events", events)
 
     assert run.stdout.startswith("tfdrift-hook check: 1 managed KMS resource from")
+
+
+@pytest.mark.parametrize("given", ["", "-"])
+def test_an_empty_output_or_a_dash_means_standard_output(
+    inputs: tuple[Path, Path], given: str
+) -> None:
+    state, events = inputs
+
+    run = run_cli("check", "--state", state, "--events", events, "--output", given)
+
+    assert run.exit_code == 1, run.stderr
+    assert "kms_key_disabled" in run.stdout
+
+
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(
+    inputs: tuple[Path, Path],
+) -> None:
+    state, events = inputs
+    before = state.read_bytes()
+
+    run = run_cli("check", "--state", state, "--events", events, "--output", state)
+
+    assert run.exit_code == 2
+    assert f"--output {state} is the --state input" in run.stderr
+    assert state.read_bytes() == before
+
+
+def test_an_output_that_is_a_directory_is_refused(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    state, events = inputs
+
+    run = run_cli("check", "--state", state, "--events", events, "--output", tmp_path)
+
+    assert run.exit_code == 2
+    assert "Invalid value for '--output'" in run.stderr
+    assert f"'{tmp_path}' is a directory" in run.stderr
+
+
+def test_the_report_file_gets_the_usual_permissions(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import os
+
+    state, events = inputs
+    report = tmp_path / "report.txt"
+    previous = os.umask(0o022)
+    try:
+        run_cli("check", "--state", state, "--events", events, "--output", report)
+    finally:
+        os.umask(previous)
+
+    assert report.stat().st_mode & 0o777 == 0o644

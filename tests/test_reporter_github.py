@@ -34,6 +34,7 @@ from tests.kms_state import (
 from tests.test_check_command import record
 from tfdrift_hook.priorities import PRIORITIES
 from tfdrift_hook.reporters import github
+from tfdrift_hook.reporters.escaping import UNSAFE_CODES, visible_escapes
 from tfdrift_hook.reporters.github import (
     Annotation,
     escape_data,
@@ -692,20 +693,29 @@ def test_any_text_makes_one_command_that_reads_back_the_same(
 
     line = annotation.command()
 
+    # What reads back is the text with its invisible characters made visible.
     assert "\n" not in line and "\r" not in line
+    assert not any(ord(char) in UNSAFE_CODES for char in line)
     parsed = parse_command(line)
     assert parsed is not None and parsed.level == "warning"
     assert (
         parsed.properties
         == {
-            "file": file,
+            "file": visible(file),
             "line": "3",
             "endLine": "9",
-            "title": title,
+            "title": visible(title),
         }
         or len(message) > github.MAX_MESSAGE
     )
-    assert parsed.message == message or len(message) > github.MAX_MESSAGE
+    assert parsed.message == visible(message) or len(message) > github.MAX_MESSAGE
+
+
+def visible(text: str) -> str:
+    """``text`` as an annotation shows it: line breaks kept, the rest escaped."""
+    table = visible_escapes()
+    del table[ord("\n")], table[ord("\r")]
+    return text.translate(table)
 
 
 def test_a_full_summary_gets_one_line_saying_so_and_never_passes_the_limit(

@@ -26,15 +26,17 @@ from tfdrift_hook.reporters.markdown import render_markdown
 
 HOSTILE = (
     "[x](http://e) ![i](http://e/i.png) <img src=x onerror=alert(1)> @admin "
-    "`code` a|b <!-- c\nd\re _em_ key_id Refreshing state..."
+    "`code` a|b <!-- c\nd\re _em_ key_id Refreshing state... #12 www.e.org"
 )
 # Worked out by hand: a backslash before the marks of links, code, emphasis and
-# cells, entities for HTML, joiners after @ and inside "Refreshing state", visible
-# escapes for the line breaks.
+# cells and before a # that would reference an issue, entities for HTML, joiners
+# after @, after the ":" of a URL, after "www" and inside "Refreshing state", and
+# visible escapes (their backslash escaped too) for the line breaks.
 HOSTILE_ESCAPED = (
-    "\\[x\\](http://e) !\\[i\\](http://e/i.png) &lt;img src=x onerror=alert(1)&gt; "
-    f"@{ZWJ}admin \\`code\\` a\\|b &lt;!-- c\\nd\\re \\_em\\_ key_id "
-    f"Refreshing{ZWJ} state..."
+    f"\\[x\\](http:{ZWJ}//e) !\\[i\\](http:{ZWJ}//e/i.png) "
+    "&lt;img src=x onerror=alert(1)&gt; "
+    f"@{ZWJ}admin \\`code\\` a\\|b &lt;!-- c\\\\nd\\\\re \\_em\\_ key_id "
+    f"Refreshing{ZWJ} state... \\#12 www{ZWJ}.e.org"
 )
 TIME = "2026-11-30T10:00:00Z"
 
@@ -87,7 +89,9 @@ def test_hostile_values_are_escaped_wherever_they_appear(tmp_path: Path) -> None
         ("1. item", "1\\. item"),
         ("2) item", "2\\) item"),
         ("**bold** ~~gone~~ $x$", "\\*\\*bold\\*\\* \\~\\~gone\\~\\~ \\$x\\$"),
-        ("tab\tand\x1b[31m", "tab\\tand\\x1b\\[31m"),
+        ("tab\tand\x1b[31m", "tab\\\\tand\\\\x1b\\[31m"),
+        ("see https://e.org/x", f"see https:{ZWJ}//e.org/x"),
+        ("zero\u200bwidth", "zero\\\\u200bwidth"),
         ("a\\b", "a\\\\b"),
         ("x" * 12, "xxxxxxxxxx... (2 more characters)"),
     ],

@@ -52,23 +52,68 @@ def run_check_command(
     rules = load_rules(plugins, request)
     result = run_check(request, plugins.manager, rules)
     add_load_failures(result, plugins)
-    with report_stream(options, stream) as target:
+    with report_stream(options, stream, report_format) as target:
         report(result, plugins, report_format, target)
     return int(result.exit_code())
 
 
 @contextmanager
-def report_stream(options: Mapping[str, Any], stream: TextIO) -> Iterator[TextIO]:
+def report_stream(
+    options: Mapping[str, Any], stream: TextIO, report_format: str = ""
+) -> Iterator[TextIO]:
     """Where the report goes: --output FILE (written whole, then renamed), or stream.
 
-    A reader of the file (a workflow step posting it) never sees half a report.
+    A reader of the file (a workflow step posting it) never sees half a report. With
+    ``--format github`` the annotations must reach the log, so they stay on the
+    stream and the file gets the markdown report (the github reporter writes it).
     """
-    output = options.get("output")
-    if not output:
+    path = output_path(options)
+    if path is None or report_format == "github":
         yield stream
         return
 
+    with atomic_text(path) as target:
+        yield target
+    logger.info("report written to %s", path)
+
+
+def output_path(options: Mapping[str, Any]) -> Path | None:
+    """--output as a file to write; None for standard output (empty, ``-``).
+
+    An empty value is what ``--output "$REPORT"`` gives where nothing set REPORT; it
+    means "not given". A file the check reads is refused rather than overwritten.
+    """
+    output = options.get("output")
+    if output is None or str(output) in ("", ".", "-"):
+        return None
+
     path = Path(output)
+    if path.is_dir():
+        raise ReportWriteError(f"--output {path} is a directory; name a file in it")
+    for name in ("state", "plan_json", "config", "receipt"):
+        if options.get(name) and _same_file(path, Path(str(options[name]))):
+            raise ReportWriteError(
+                f"--output {path} is the --{name.replace('_', '-')} input; "
+                "name another file"
+            )
+    for events in options.get("event_paths") or ():
+        if _same_file(path, Path(events)):
+            raise ReportWriteError(
+                f"--output {path} is an --events input; name another file"
+            )
+    return path
+
+
+def _same_file(left: Path, right: Path) -> bool:
+    try:
+        return left.exists() and right.exists() and left.samefile(right)
+    except OSError:
+        return False
+
+
+@contextmanager
+def atomic_text(path: Path) -> Iterator[TextIO]:
+    """A text file written in full or not at all, with the usual permissions."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -78,11 +123,17 @@ def report_stream(options: Mapping[str, Any], stream: TextIO) -> Iterator[TextIO
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as target:
             yield target
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
-    logger.info("report written to %s", path)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def add_load_failures(result: CheckResult, plugins: Plugins) -> None:
@@ -126,7 +177,7 @@ def build_request(
         settled_until=now - timedelta(minutes=settings.settle_minutes),
         require_complete=bool(options.get("require_complete")),
         config_dir=config_directory(directory, options.get("state")),
-        report_path=Path(options["output"]) if options.get("output") else None,
+        report_path=output_path(options),
     )
 
 

@@ -41,6 +41,11 @@ def run_phase_command(
     now = datetime.now(timezone.utc)
     _plan_from_atlantis(name, options, environ)
     plan = read_phase_plan(options)
+    if name == PRE_APPLY and plan is None:
+        logger.warning(
+            "pre-apply has no plan, so the guardrails were not checked; give "
+            "--plan PLANFILE or --plan-json FILE"
+        )
     if name == POST_PLAN and plan is None:
         msg = "post-plan needs the plan: give --plan-json FILE (`terraform show"
         raise TfdriftError(f"{msg} -json PLANFILE > FILE`) or --plan PLANFILE")
@@ -50,7 +55,7 @@ def run_phase_command(
     run = run_phase(phase, **arguments)
     note_load_failures(run, plugins)
     require_check(run)
-    with report_stream(options, stream) as target:
+    with report_stream(options, stream, report_format) as target:
         report_phase(run, plugins, report_format, target)
     if name == PRE_APPLY:
         _note_start(run, Path(options.get("directory") or "."), now)

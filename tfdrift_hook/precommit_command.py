@@ -98,16 +98,18 @@ def run_precommit_command(
     stdout: TextIO,
     environ: Mapping[str, str],
 ) -> int:
-    directories = terraform_directories(files)
-    if not directories:
+    changed = terraform_directories(files)
+    if not changed:
         given = len(files)
         stdout.write(f"tfdrift-hook: no Terraform file among {given} given\n")
         return int(ExitCode.OK)
 
+    directories = root_directories(changed, Path.cwd(), stdout)
+
     plugins = build_plugin_manager(environ)
     wanted = options.get("report_format")
     report_format = report_format_of(plugins, wanted, environ)
-    with report_stream(options, stdout) as target:
+    with report_stream(options, stdout, report_format) as target:
         run = _Run(options, environ, plugins, report_format, stdout, target)
         outcomes = [_check_directory(run, path) for path in directories]
     code = most_serious(outcome.exit_code for outcome in outcomes)
@@ -125,6 +127,54 @@ def terraform_directories(files: Iterable[Path]) -> list[Path]:
     wanted = [path for path in paths if TERRAFORM_FILE.search(path.name)]
     kept = [path for path in wanted if ".terraform" not in path.parts]
     return sorted({path.parent for path in kept})
+
+
+#: What marks a root module, one that is planned and applied: its state, its
+#: ``terraform init``, or its settings for tfdrift-hook.
+ROOT_MARKERS = (
+    "terraform.tfstate",
+    ".terraform",
+    "terraform.tfstate.d",
+    ".tfdrift.yml",
+)
+
+
+def root_directories(changed: Sequence[Path], top: Path, stdout: TextIO) -> list[Path]:
+    """The root modules to check: a changed module is checked through its root.
+
+    A directory with none of :data:`ROOT_MARKERS` is taken for a module that a
+    directory above it (up to ``top``, where pre-commit runs) calls; the nearest one
+    with a marker is checked in its place, and a line says so. A directory with no
+    root above it is kept, and its check says what it lacks.
+    """
+    roots: list[Path] = []
+    for directory in changed:
+        root = _root_of(directory, top)
+        if root != directory:
+            stdout.write(
+                f"tfdrift-hook: {directory} holds no state of its own; "
+                f"checking {root}, which it belongs to\n"
+            )
+        if root not in roots:
+            roots.append(root)
+    return sorted(roots)
+
+
+def _root_of(directory: Path, top: Path) -> Path:
+    here = directory if directory.is_absolute() else top / directory
+    for candidate in [here, *here.parents]:
+        if any((candidate / marker).exists() for marker in ROOT_MARKERS):
+            return directory if candidate == here else _relative(candidate, top)
+        if candidate == top:
+            break
+    return directory
+
+
+def _relative(path: Path, top: Path) -> Path:
+    try:
+        return path.relative_to(top) if path != top else Path(".")
+    except ValueError:
+        return path
 
 
 def most_serious(codes: Iterable[ExitCode]) -> ExitCode:

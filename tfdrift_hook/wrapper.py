@@ -187,7 +187,7 @@ def run_wrapper(
         environ=environ,
     )
     try:
-        with report_stream(options, stream) as wrapper.stream:
+        with report_stream(options, stream, wrapper.report_format) as wrapper.stream:
             return wrapper.plan() if command.subcommand == "plan" else wrapper.apply()
     finally:
         wrapper.log_timings()

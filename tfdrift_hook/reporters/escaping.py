@@ -36,14 +36,31 @@ _REFRESHING = re.compile("Refreshing state", re.IGNORECASE)
 # What starts a block at the start of a line: heading, list, quote, setext rule.
 _BLOCK_START = re.compile(r"^(?:[#+=-]|\d+(?=[.)]))")
 
-# Control characters and bidirectional overrides become visible escapes, so a value
-# cannot break a line (a table row, a list item) or reorder the text around it.
-_CONTROL = {
-    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    for code in [*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F)]
-    + list(range(0x2066, 0x206A))
-}
+#: Characters a value must not carry onto any surface: control characters, line and
+#: paragraph separators, zero-width characters and bidirectional overrides. They would
+#: break a line, colour a log, hide text or reorder the text around them.
+UNSAFE_CODES: tuple[int, ...] = (
+    *range(0x00, 0x20),
+    *range(0x7F, 0xA0),
+    *range(0x200B, 0x2010),
+    *range(0x2028, 0x202F),
+    *range(0x2060, 0x2070),
+    0xFEFF,
+)
+
+
+def visible_escapes(codes: tuple[int, ...] = UNSAFE_CODES) -> dict[int, str]:
+    """A translation table writing each of ``codes`` as ``\\xNN`` or ``\\uNNNN``."""
+    return {
+        code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in codes
+    }
+
+
+_CONTROL = visible_escapes()
 _CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+# GitHub turns a bare URL, ``www.`` address or ``#123`` into a link or a reference.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)", re.IGNORECASE)
+_REFERENCE = re.compile(r"#(?=\d)")
 
 
 def escape_markdown(value: object, limit: int = MAX_VALUE) -> str:
@@ -51,14 +68,15 @@ def escape_markdown(value: object, limit: int = MAX_VALUE) -> str:
 
     Longer values are cut at ``limit`` characters, saying how much was left out.
     """
-    text = shorten("" if value is None else str(value), limit)
+    text = shorten("" if value is None else str(value), limit).translate(_CONTROL)
     text = _MARKUP.sub(r"\\\g<0>", text)
     text = _UNDERSCORE.sub(r"\\_", text)
     text = _HTML_CHARS.sub(lambda match: _HTML[match.group(0)], text)
+    text = _REFERENCE.sub(r"\\#", text)
     text = _MENTION.sub("@" + ZWJ, text)
+    text = _AUTOLINK.sub(ZWJ, text)
     text = _REFRESHING.sub(lambda match: _broken(match.group(0)), text)
-    text = _BLOCK_START.sub(_escaped_start, text)
-    return text.translate(_CONTROL)
+    return _BLOCK_START.sub(_escaped_start, text)
 
 
 def shorten(text: str, limit: int) -> str:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from tfdrift_hook.hookspecs import hookimpl
 from tfdrift_hook.priorities import PRIORITIES
+from tfdrift_hook.reporters.escaping import visible_escapes
 from tfdrift_hook.reporters.locations import repository_path, repository_root
 from tfdrift_hook.reporters.text import counted, describe_actor
 
@@ -67,10 +68,21 @@ MAX_MESSAGE = 4000
 #: the start and end of every job, so the ledger lives exactly as long as the limits.
 LEDGER_NAME = "tfdrift-hook-annotations.json"
 
-_DATA_ESCAPES = str.maketrans({"%": "%25", "\r": "%0D", "\n": "%0A"})
-_PROPERTY_ESCAPES = str.maketrans(
-    {"%": "%25", "\r": "%0D", "\n": "%0A", ":": "%3A", ",": "%2C"}
-)
+# Control, zero-width and direction characters are written as visible escapes (a log
+# would show colours or reordered text); line breaks and the characters that end a
+# command are percent-encoded, as the runner decodes them.
+_INVISIBLE = {
+    code: text
+    for code, text in visible_escapes().items()
+    if code not in (ord("\n"), ord("\r"))
+}
+_BREAKS: dict[int, str] = {ord("%"): "%25", ord("\r"): "%0D", ord("\n"): "%0A"}
+_DATA_ESCAPES: dict[int, str] = {**_INVISIBLE, **_BREAKS}
+_PROPERTY_ESCAPES: dict[int, str] = {
+    **_DATA_ESCAPES,
+    ord(":"): "%3A",
+    ord(","): "%2C",
+}
 
 
 def escape_data(text: str) -> str:
@@ -154,7 +166,7 @@ def write_github(
     stream.write("\n".join(lines) + "\n")
     _write_ledger(ledger, _step_name(environ), budget)
     append_summary(result, environ)
-    append_outputs(result, environ)
+    append_outputs(result, environ, write_report_file(result, environ))
     return annotations
 
 
@@ -308,8 +320,19 @@ def append_summary(result: CheckResult, environ: Mapping[str, str]) -> None:
         logger.warning("%s: the step's summary is full; the report is left out", path)
         return
 
-    with path.open("a", encoding="utf-8", newline="\n") as handle:
-        handle.write(body)
+    _append(path, body, "GITHUB_STEP_SUMMARY")
+
+
+def _append(path: Path, text: str, variable: str) -> None:
+    """Append to a file the runner reads; one it cannot open is named, with why."""
+    try:
+        with path.open("a", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except OSError as exc:
+        from tfdrift_hook.check_command import ReportWriteError
+
+        msg = f"{variable}={path}: cannot append to it ({exc.strerror or exc})"
+        raise ReportWriteError(f"{msg}; is the step running on a runner?") from exc
 
 
 def summary_markdown(result: CheckResult, budget: int) -> str:
@@ -351,7 +374,7 @@ def _size(path: Path) -> int:
 # -- the step's outputs ---------------------------------------------------------------
 
 
-def step_outputs(result: CheckResult, environ: Mapping[str, str]) -> dict[str, str]:
+def step_outputs(result: CheckResult, report: str = "") -> dict[str, str]:
     """``findings``, one count per priority, ``highest``, ``gating``, ``complete``,
     ``report``."""
     counts = Counter(finding.priority for finding in result.findings)
@@ -361,40 +384,42 @@ def step_outputs(result: CheckResult, environ: Mapping[str, str]) -> dict[str, s
     outputs["highest"] = present[0] if present else "none"
     outputs["gating"] = str(len(result.gating()))
     outputs["complete"] = "true" if result.complete else "false"
-    outputs["report"] = _report_path(result, environ)
+    outputs["report"] = report
     return outputs
 
 
-def _report_path(result: CheckResult, environ: Mapping[str, str]) -> str:
-    """A markdown report file a later step can post: --output's, else one written.
+def write_report_file(result: CheckResult, environ: Mapping[str, str]) -> str:
+    """The markdown report a later step can post, sized for a pull request comment.
 
-    On a runner (``RUNNER_TEMP``) the report is written as markdown, sized for a pull
-    request comment, to ``$RUNNER_TEMP/tfdrift-hook/<phase>-report.md``; elsewhere
-    there is none and the output is empty.
+    It goes to --output FILE when given (the annotations stay in the log), else on a
+    runner to ``$RUNNER_TEMP/tfdrift-hook/<phase>-report.md``; elsewhere there is
+    none and the output is empty.
     """
-    if result.request.report_path is not None:
-        return str(result.request.report_path)
-
+    path = result.request.report_path
     scratch = environ.get("RUNNER_TEMP")
-    if not scratch:
+    if path is None and not scratch:
         return ""
+    if path is None:
+        path = Path(str(scratch)) / "tfdrift-hook" / f"{result.request.phase}-report.md"
+
+    from tfdrift_hook.check_command import atomic_text
     from tfdrift_hook.reporters.markdown import render_markdown
 
-    path = Path(scratch) / "tfdrift-hook" / f"{result.request.phase}-report.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_markdown(result) + "\n", encoding="utf-8")
+    with atomic_text(path) as target:
+        target.write(render_markdown(result) + "\n")
     return str(path)
 
 
-def append_outputs(result: CheckResult, environ: Mapping[str, str]) -> None:
+def append_outputs(
+    result: CheckResult, environ: Mapping[str, str], report: str = ""
+) -> None:
     target = environ.get("GITHUB_OUTPUT")
     if not target:
         return
 
-    outputs = step_outputs(result, environ)
+    outputs = step_outputs(result, report)
     text = "".join(output_entry(name, value) for name, value in outputs.items())
-    with Path(target).open("a", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
+    _append(Path(target), text, "GITHUB_OUTPUT")
 
 
 def output_entry(name: str, value: str) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from tfdrift_hook.hookspecs import hookimpl
 from tfdrift_hook.priorities import PRIORITIES
+from tfdrift_hook.reporters.escaping import visible_escapes
 
 if TYPE_CHECKING:
     from tfdrift_hook.actors import Actor
@@ -48,14 +49,11 @@ PLAN_WORDS = {
 #: Longest line written; values anyone can set (tags, names) must not flood a log.
 MAX_LINE = 2000
 
-# Control characters and bidirectional overrides in values that someone outside the
-# pipeline can set (tags, descriptions, user names) would let them move the cursor,
-# clear the screen or print fake summary lines; they are written as escapes instead.
-_UNSAFE = {
-    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    for code in [*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F)]
-    + list(range(0x2066, 0x206A))
-}
+# Control characters, zero-width characters and bidirectional overrides in values that
+# someone outside the pipeline can set (tags, descriptions, user names) would let them
+# move the cursor, clear the screen, hide text or print fake summary lines; they are
+# written as escapes instead.
+_UNSAFE = visible_escapes()
 
 
 def write_text(result: CheckResult, stream: TextIO) -> None:
