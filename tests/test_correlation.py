@@ -508,3 +508,16 @@ def test_check_with_a_plan_reports_unexplained_drift_as_findings(
     assert not [f for f in result.findings if f.rule.name == "kms_unexplained_drift"]
     disable = next(f for f in result.findings if f.event.name == "DisableKey")
     assert disable.candidate.context["plan"] == "explained"
+
+
+def test_drift_no_event_explains_is_dated_when_terraform_made_the_plan(
+    moto: tuple[Path, Path],
+) -> None:
+    plan_path, events = moto
+    request, candidates = checked(plan_path, events)
+
+    new = correlate(load_plan(plan_path), candidates, request)
+
+    # The plan JSON's "timestamp" is 2026-12-03T08:24:44Z.
+    rotation = drift_of(new)[("aws_kms_key.main", "enable_key_rotation")]
+    assert rotation.event.timestamp == "2026-12-03T08:24:44Z"

@@ -201,7 +201,8 @@ def _unexplained(
     target = _target(drift, request)
     account = target.resource.account if target.resource else None
     details = _details(drift, diff.attribute, candidates, request)
-    event = _drift_event(drift, diff.attribute, account, plan.source, details, request)
+    details["made"] = plan.made
+    event = _drift_event(drift, diff.attribute, account, plan, details, request)
     change = Change(diff.attribute, diff.before, diff.after, event, drift.address)
     if diff.after is not None:
         describe(change, account)
@@ -224,6 +225,11 @@ def _details(
     reason, why = _reason(drift.region, candidates, request)
     explanation = f"{what}, and no event of the window says who did it: {why}"
     return {"reason": reason, "attribute": attribute, "explanation": explanation}
+
+
+def plan_time(made: datetime | None, request: CheckRequest) -> datetime:
+    """When the plan saw what no event explains: its timestamp, else the check's."""
+    return made or request.window.until or utc_now()
 
 
 def _reason(
@@ -275,7 +281,7 @@ def _drift_event(
     drift: ResourceDrift,
     attribute: str,
     account: str | None,
-    where: str,
+    plan: PlanView,
     details: dict[str, Any],
     request: CheckRequest,
 ) -> KmsEvent:
@@ -285,11 +291,11 @@ def _drift_event(
     return KmsEvent(
         event_id=f"plan:{drift.address}:{attribute}",
         name="PlanDrift",
-        time=request.window.until or utc_now(),
+        time=plan_time(plan.made, request),
         region=drift.region or "",
         account=account,
         actor=actor,
-        where=where,
+        where=plan.source,
         key=key,
         details=details,
     )

@@ -77,7 +77,7 @@ def guardrails(
         resource = resources.get(change.address)
         found.extend(_pending_deletion(change, resource, evidence))
         found.extend(_undoes(change, resource, evidence))
-        found.extend(_deletes_in_use(change, resource, usage))
+        found.extend(_deletes_in_use(change, resource, usage, plan))
     return found
 
 
@@ -127,7 +127,11 @@ def _pending_deletion(
         return
 
     found = evidence.last_change(change.address, "key_state", ("PendingDeletion",))
-    event = found[0].event if found else _stand_in(change, resource, "deletion")
+    event = (
+        found[0].event
+        if found
+        else _stand_in(change, resource, "deletion", evidence.plan)
+    )
     deletion_date = found[0].event.values.get("deletion_date") if found else None
     remedy = _cancel_deletion(resource)
     yield _guard(
@@ -161,7 +165,11 @@ def _undoes(
         found = evidence.last_change(change.address, diff.attribute, wanted)
         if found is None and not evidence.drifted(change.address, diff.attribute):
             continue
-        event = found[0].event if found else _stand_in(change, resource, guard)
+        event = (
+            found[0].event
+            if found
+            else _stand_in(change, resource, guard, evidence.plan)
+        )
         yield _guard(
             guard,
             event,
@@ -202,6 +210,7 @@ def _deletes_in_use(
     change: PlannedChange,
     resource: ManagedResource | None,
     usage: Mapping[tuple[str, str], KeyUsage],
+    plan: PlanView,
 ) -> Iterator[Candidate]:
     """A key the apply deletes (or replaces) while calls still use it."""
     if resource is None or not resource.is_key or "delete" not in change.actions:
@@ -212,7 +221,7 @@ def _deletes_in_use(
     if used is None or not used.uses:
         return
 
-    event = _stand_in(change, resource, "use")
+    event = _stand_in(change, resource, "use", plan)
     callers = ", ".join(name for name, _ in used.callers.most_common(3))
     candidate = _guard(
         DELETES_KEY_IN_USE,
@@ -256,12 +265,14 @@ def _guard(
     return candidate
 
 
-def _stand_in(change: PlannedChange, resource: ManagedResource, what: str) -> KmsEvent:
-    """An event for a guardrail no event of the window explains."""
+def _stand_in(
+    change: PlannedChange, resource: ManagedResource, what: str, plan: PlanView
+) -> KmsEvent:
+    """An event for a guardrail no event of the window explains, at the plan's time."""
     return KmsEvent(
         event_id=f"guardrail:{change.address}:{what}",
         name="PlanGuardrail",
-        time=utc_now(),
+        time=plan.made or utc_now(),
         region=resource.region or change.region or "",
         account=resource.account,
         actor=NO_EVENT_ACTOR,

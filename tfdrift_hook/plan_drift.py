@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from deepdiff import DeepDiff
 from tfdrift_hook.arns import KeyRef, parse_key_ref
 from tfdrift_hook.changes import same_value, state_value
 from tfdrift_hook.errors import TfdriftError
+from tfdrift_hook.events import parse_event_time
 from tfdrift_hook.inventory import (
     KEY_TYPES,
     KMS_RESOURCE_TYPES,
@@ -144,6 +146,8 @@ class PlanView:
     changes: list[PlannedChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     problems: Problems = field(default_factory=Problems)
+    #: When Terraform made the plan (its ``timestamp``, Terraform 1.5 and later).
+    made: datetime | None = None
 
     def drift_of(self, address: str) -> ResourceDrift | None:
         return next((item for item in self.drift if item.address == address), None)
@@ -171,6 +175,16 @@ def load_plan(path: Path) -> PlanView:
     return read_plan(document, str(path))
 
 
+def _made(doc: Mapping[str, Any]) -> datetime | None:
+    stamp = doc.get("timestamp")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return parse_event_time(stamp)
+    except ValueError:
+        return None
+
+
 def read_plan(doc: Mapping[str, Any], where: str) -> PlanView:
     """The plan's drift and changes; entries that cannot be read go to ``problems``."""
     if not isinstance(doc, Mapping) or not any(key in doc for key in _PLAN_KEYS):
@@ -180,7 +194,7 @@ def read_plan(doc: Mapping[str, Any], where: str) -> PlanView:
         )
         raise PlanError(msg)
 
-    plan = PlanView(where)
+    plan = PlanView(where, made=_made(doc))
     instances = _instances(doc)
     for entry, entry_where in _entries(doc, "resource_drift", where, plan):
         address = _entry_address(entry, entry_where, instances, plan)
