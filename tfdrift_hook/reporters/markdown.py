@@ -46,11 +46,12 @@ from tfdrift_hook.hookspecs import hookimpl
 from tfdrift_hook.priorities import PRIORITIES
 from tfdrift_hook.reporters.escaping import escape_markdown
 from tfdrift_hook.reporters.text import (
-    PLAN_WORDS,
     STATUS_WORDS,
     counted,
     describe_actor,
+    plan_notes,
     policy_text,
+    remedy_steps,
     value_text,
 )
 
@@ -387,24 +388,13 @@ def _tags_text(detail: dict[str, Any]) -> str:
 
 def _plan(finding: Finding) -> list[str]:
     """What the plan beside the check says, why no event explains it, what to do."""
-    context, details = finding.candidate.context, finding.event.details
-    lines = []
-    label = context.get("plan")
-    if label in PLAN_WORDS:
-        lines.append(f"* plan: {escape_markdown(PLAN_WORDS[label])}")
-    undone = context.get("undone_by_plan")
-    if isinstance(undone, dict):
-        actions = "/".join(undone.get("actions") or ["update"])
-        lines.append(
-            f"* plan: this plan ({escape_markdown(actions)}) sets "
-            f"{escape_markdown(undone.get('attribute'))} back"
-        )
-    if finding.candidate.status == "unexplained_drift" and details.get("explanation"):
-        lines.append(f"* why no event: {escape_markdown(details['explanation'])}")
-    remedy = context.get("remedy")
-    if remedy:
+    lines = [
+        f"* {label}: {escape_markdown(text)}" for label, text in plan_notes(finding)
+    ]
+    steps = remedy_steps(finding)
+    if steps:
         lines.append("* to fix:")
-        lines += [f"  * {escape_markdown(step)}" for step in remedy]
+        lines += [f"  * {escape_markdown(step)}" for step in steps]
     return lines
 
 

@@ -185,25 +185,43 @@ def _finding(finding: Finding) -> list[str]:
 
 def _plan_lines(finding: Finding) -> list[str]:
     """What the plan beside the check says about this finding, and what to do."""
+    lines = [f"    {label}: {text}" for label, text in plan_notes(finding)]
+    steps = remedy_steps(finding)
+    if steps:
+        lines.append("    to fix:")
+        lines += [f"      {step}" for step in steps]
+    return lines
+
+
+def plan_notes(finding: Finding) -> list[tuple[str, str]]:
+    """What the plan beside the check says of a finding, as (label, text) pairs.
+
+    Every report shows the same facts; each writes and escapes them its own way.
+    """
     context, details = finding.candidate.context, finding.event.details
-    lines = []
+    notes = []
     label = context.get("plan")
     if label in PLAN_WORDS:
-        lines.append(f"    plan: {PLAN_WORDS[label]}")
+        notes.append(("plan", PLAN_WORDS[label]))
     undone = context.get("undone_by_plan")
     if isinstance(undone, dict):
         actions = "/".join(undone.get("actions") or ["update"])
-        lines.append(
-            f"    plan: this plan ({actions}) sets {undone.get('attribute')} back, "
-            f"undoing {finding.event.actor.name}'s change of {finding.event.timestamp}"
+        event = finding.event
+        notes.append(
+            (
+                "plan",
+                f"this plan ({actions}) sets {undone.get('attribute')} back, undoing "
+                f"{event.actor.name}'s change of {event.timestamp}",
+            )
         )
     if finding.candidate.status == "unexplained_drift" and details.get("explanation"):
-        lines.append(f"    why no event: {details['explanation']}")
-    remedy = context.get("remedy")
-    if remedy:
-        lines.append("    to fix:")
-        lines += [f"      {step}" for step in remedy]
-    return lines
+        notes.append(("why no event", str(details["explanation"])))
+    return notes
+
+
+def remedy_steps(finding: Finding) -> list[str]:
+    """The commands or steps a guardrail gives to keep a key or to decide."""
+    return [str(step) for step in finding.candidate.context.get("remedy") or ()]
 
 
 def describe_actor(actor: Actor) -> str:
