@@ -10,7 +10,8 @@ It does what the wrapper asks of Terraform, with files named by environment vari
   Terraform does after stopping cleanly.
 - ``state pull``: prints the file ``FAKE_TF_STATE``.
 
-Every command line is appended to ``FAKE_TF_LOG``, one JSON list a line.
+Every command line is appended to ``FAKE_TF_LOG``, one JSON list a line; ``-chdir``
+is honoured as Terraform honours it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from types import FrameType
 
 def main(args: list[str]) -> int:
     _log(args)
+    for arg in args:
+        if arg.startswith("-chdir="):  # as Terraform does, before anything else
+            os.chdir(arg.split("=", 1)[1])
     words = [arg for arg in args if not arg.startswith("-")]
     command = words[0] if words else ""
     if command == "plan":

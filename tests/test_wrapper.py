@@ -375,6 +375,19 @@ def test_a_plan_gets_an_out_file_and_post_plan_reads_it(workspace: Workspace) ->
     assert "tfdrift-hook post-plan: 1 managed KMS resource from" in run.stdout
 
 
+def test_a_plans_out_file_is_read_where_terraform_wrote_it_under_chdir(
+    workspace: Workspace,
+) -> None:
+    workspace.use_plan(quiet_plan())
+    (workspace.root / "envs" / "prod").mkdir(parents=True)
+
+    run = workspace.run("-chdir=envs/prod", "plan", "-out=prod.tfplan")
+
+    assert run.returncode == 0, run.stderr
+    assert (workspace.root / "envs" / "prod" / "prod.tfplan").is_file()
+    assert "the plan was saved to a temporary file" not in run.stderr
+
+
 def test_other_subcommands_run_without_hooks(workspace: Workspace) -> None:
     run = workspace.run("validate")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 
 class ExitCode(enum.IntEnum):
@@ -16,6 +17,16 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     #: A source or file could not be read, so a clean result cannot be claimed.
     INCOMPLETE = 3
+
+
+#: Exit codes from least to most serious: a run that could not check outranks one
+#: that read only part of its inputs, which outranks one with findings.
+SERIOUSNESS = (ExitCode.OK, ExitCode.FINDINGS, ExitCode.INCOMPLETE, ExitCode.USAGE)
+
+
+def most_serious(codes: Iterable[ExitCode]) -> ExitCode:
+    """The exit code of several checks or hooks together."""
+    return max(codes, key=SERIOUSNESS.index, default=ExitCode.OK)
 
 
 class TfdriftError(Exception):

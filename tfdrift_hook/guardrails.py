@@ -261,7 +261,6 @@ def _guard(
     )
     candidate = Candidate(Status.GUARDRAIL, guarded, target, changes=changes)
     candidate.context["remedy"] = remedy
-    candidate.context["guard"] = guard
     return candidate
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tfdrift_hook.errors import ExitCode, TfdriftError
+from tfdrift_hook.errors import SERIOUSNESS, ExitCode, TfdriftError, most_serious
 
 if TYPE_CHECKING:
     from tfdrift_hook.pipeline import CheckResult
@@ -37,9 +37,6 @@ HOOKS = {
     PRE_APPLY: "tfdrift_pre_apply",
     POST_APPLY: "tfdrift_post_apply",
 }
-
-#: Exit codes from least to most serious, for joining the outcomes of several hooks.
-_SERIOUSNESS = (ExitCode.OK, ExitCode.FINDINGS, ExitCode.INCOMPLETE, ExitCode.USAGE)
 
 
 @dataclass
@@ -101,13 +98,13 @@ class Phase:
         request = build_request(self.options, self.environ, self.now)
         request.plan = self.plan
         request.phase = self.name
+        if self.plan is not None:
+            request.problems.extend(self.plan.problems.items)
         warn_if_empty(request.inventory)
         rules = load_rules(self.plugins, request)
         result = run_check(request, self.plugins.manager, rules)
         add_load_failures(result, self.plugins)
         if self.plan is not None:
-            for problem in self.plan.problems.items:
-                result.problems.items.append(problem)
             result.notes.extend(self.plan.notes)
         return result
 
@@ -125,7 +122,7 @@ class PhaseRun:
         codes = [outcome.code() for _, outcome in self.outcomes]
         if self.failures:
             codes.append(ExitCode.INCOMPLETE)
-        return max(codes, key=_SERIOUSNESS.index, default=ExitCode.OK)
+        return most_serious(codes)
 
     @property
     def gates(self) -> bool:
@@ -184,7 +181,7 @@ def _outcome(answer: Any, run: PhaseRun, phase: Phase, impl: Any) -> HookOutcome
         kind = type(answer).__name__
         _failed(run, phase, impl, f"returned {kind}, not a HookOutcome")
         return None
-    if answer.exit_code is not None and answer.exit_code not in _SERIOUSNESS:
+    if answer.exit_code is not None and answer.exit_code not in SERIOUSNESS:
         _failed(run, phase, impl, f"returned exit code {answer.exit_code!r}")
         return None
     return answer

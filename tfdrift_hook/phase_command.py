@@ -3,7 +3,9 @@
 
 Each runs one phase's hooks with the options of ``check`` and reports what they
 found. A plan is read from ``--plan-json FILE`` or ``--plan PLANFILE`` (shown with
-``terraform show -json``); post-plan needs one, pre-apply uses one when given.
+``terraform show -json``), or under Atlantis from ``SHOWFILE``; post-plan needs one,
+pre-apply uses one when given. A pre-apply that lets the apply go ahead notes its
+start in ``.tfdrift/apply-started``, which a post-apply step reads.
 """
 
 from __future__ import annotations

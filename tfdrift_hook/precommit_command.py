@@ -1,11 +1,12 @@
 """``tfdrift-hook pre-commit``: the check of each changed Terraform directory.
 
-pre-commit passes the staged files its ``files`` pattern matches. Each
-directory holding one of them is checked once, as ``tfdrift-hook check -C DIR``
+pre-commit passes the staged files its ``files`` pattern matches. Each root
+module holding one of them is checked once, as ``tfdrift-hook check -C DIR``
 would check it: the state from ``terraform show -json`` there (or its
 ``terraform.tfstate``), the settings from its own ``.tfdrift.yml``, the events
-of ``--events`` or of those settings. A directory that was never applied has
-nothing to drift and is skipped with a line that says so.
+of ``--events`` or of those settings. A changed module with no state of its own
+is checked through the root above it that has one. A directory that was never
+applied has nothing to drift and is skipped with a line that says so.
 
 Every report is printed, findings below the threshold too; the hook definition
 sets ``verbose: true`` so that pre-commit shows them when the hook passes.
@@ -31,7 +32,7 @@ from tfdrift_hook.check_command import (
     report_stream,
     warn_if_empty,
 )
-from tfdrift_hook.errors import ExitCode, TfdriftError
+from tfdrift_hook.errors import ExitCode, TfdriftError, most_serious
 from tfdrift_hook.inventory import InventoryError
 from tfdrift_hook.pipeline import run_check
 from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager
@@ -41,14 +42,6 @@ logger = logging.getLogger(__name__)
 #: Names of the files that make a directory a Terraform configuration to check.
 TERRAFORM_FILE = re.compile(r"\.(tf|tfvars)(\.json)?$")
 
-#: Exit codes from least to most serious: a directory whose check could not
-#: run outranks one read in part, which outranks one with findings.
-SERIOUSNESS = (
-    ExitCode.OK,
-    ExitCode.FINDINGS,
-    ExitCode.INCOMPLETE,
-    ExitCode.USAGE,
-)
 
 _OUTCOME_WORDS = {
     ExitCode.OK: "passed",
@@ -175,10 +168,6 @@ def _relative(path: Path, top: Path) -> Path:
         return path.relative_to(top) if path != top else Path(".")
     except ValueError:
         return path
-
-
-def most_serious(codes: Iterable[ExitCode]) -> ExitCode:
-    return max(codes, key=SERIOUSNESS.index, default=ExitCode.OK)
 
 
 def final_line(outcomes: Sequence[DirectoryOutcome], code: ExitCode) -> str:

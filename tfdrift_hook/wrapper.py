@@ -43,6 +43,7 @@ from tfdrift_hook.phase_command import (
     require_check,
 )
 from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager, is_builtin
+from tfdrift_hook.reporters.text import counted
 from tfdrift_hook.terraform_cli import run_attached, run_captured, show_json
 
 logger = logging.getLogger(__name__)
@@ -241,7 +242,7 @@ class _Wrapper:
             code = self._terraform("terraform plan", self.command.argv(*extra))
             if code not in (0, 2):
                 return code
-            plan_file = Path(out) if out else Path(scratch) / "plan.tfplan"
+            plan_file = self.directory / out if out else Path(scratch) / "plan.tfplan"
             post = self._phase(POST_PLAN, self._read_plan(plan_file))
         if not out:
             click.echo(
@@ -373,12 +374,12 @@ def _reason(run: PhaseRun) -> str:
         rules = list(dict.fromkeys(f"{i.rule.name} on {i.address}" for i in ranked))
         shown = ", ".join(rules[:3]) + (", ..." if len(rules) > 3 else "")
         worst = ranked[0].priority
-        count = f"{len(gating)} finding{'s' if len(gating) != 1 else ''}"
+        count = counted(len(gating), "finding")
         return f"{count} at or above {threshold}, worst {worst} ({shown}); see above"
     if problems or run.failures:
         total = problems + len(run.failures)
         return (
-            f"the check is incomplete ({total} problems above), so it cannot say "
-            "the run is safe"
+            f"the check is incomplete ({counted(total, 'problem')} above), so it "
+            "cannot say the run is safe"
         )
     return "a hook asked to stop (see above)"
