@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -311,10 +311,18 @@ def _inventory(options: Mapping[str, Any]) -> Inventory:
 
 def load_rules(plugins: Plugins, request: CheckRequest) -> RuleSet:
     problems = Problems()
-    provided = call_each(plugins.manager.hook.tfdrift_rule_files, problems)
+    rules = rules_in_force(plugins, request.rule_files, problems)
     request.problems.extend(problems.items)
+    return rules
+
+
+def rules_in_force(
+    plugins: Plugins, extra: Sequence[Path], problems: Problems
+) -> RuleSet:
+    """The plugins' rule files (built-in ones first), then ``extra``, compiled."""
+    provided = call_each(plugins.manager.hook.tfdrift_rule_files, problems)
     files = [path for _, group in provided for path in group]
-    rules = load_rule_files([*reversed(files), *request.rule_files])
+    rules = load_rule_files([*reversed(files), *extra])
     if not any(rule.enabled for rule in rules.rules):
         msg = "no rule is loaded or enabled, so nothing could ever be found"
         raise RuleError(f"{msg}; enable the builtin-rules plugin or pass --rules FILE")

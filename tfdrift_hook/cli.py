@@ -328,6 +328,41 @@ def _pre_commit(options: dict[str, Any]) -> int:
     return run_precommit_command(options, files, sys.stdout, os.environ)
 
 
+@cli.group("rules")
+def rules_group() -> None:
+    """The rules a check judges by."""
+
+
+@rules_group.command("list")
+@_directory_option("Terraform directory, where .tfdrift.yml is looked for.")
+@_config_option
+@click.option(
+    "--rules",
+    "rule_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Extra rule file, loaded after the built-ins and .tfdrift.yml's. Repeatable.",
+)
+@click.option(
+    "--format",
+    "report_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="A table, or one JSON object a rule.",
+)
+@click.pass_context
+def rules_list(ctx: click.Context, /, **options: Any) -> None:
+    """Every rule in force, most severe first: name, priority, source file."""
+    ctx.exit(_run(_rules_list, options))
+
+
+def _rules_list(options: dict[str, Any]) -> int:
+    from tfdrift_hook.rules_command import run_rules_list
+
+    return run_rules_list(options, sys.stdout, os.environ)
+
+
 def _command_logging(verbose: int, quiet: bool) -> None:
     if verbose or quiet:
         _configure_logging(verbose, quiet)
