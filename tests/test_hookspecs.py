@@ -32,7 +32,7 @@ from tests.kms_state import (
     write_state,
 )
 from tests.test_check_command import ALICE, record
-from tests.test_wrapper import Workspace, quiet_plan
+from tests.test_wrapper import Workspace, _values, quiet_plan
 from tfdrift_hook import hookspecs, plugin_manager
 from tfdrift_hook.actors import Actor
 from tfdrift_hook.arns import parse_key_ref
@@ -154,21 +154,8 @@ def _decrypt(key_id: str, event_id: str) -> dict[str, Any]:
 
 
 def _logs_values(**changes: Any) -> dict[str, Any]:
-    values = {
-        "id": KEY_0987,
-        "key_id": KEY_0987,
-        "arn": key_arn(KEY_0987),
-        "description": "logs key",
-        "is_enabled": True,
-        "enable_key_rotation": True,
-        "key_usage": "ENCRYPT_DECRYPT",
-        "customer_master_key_spec": "SYMMETRIC_DEFAULT",
-        "multi_region": False,
-        "tags": {},
-        "tags_all": {},
-    }
-    values.update(changes)
-    return values
+    """aws_kms_key.logs as the provider writes it, enabled with rotation on."""
+    return _values(KEY_0987, **changes)
 
 
 def _write_plan(directory: Path) -> Path:
