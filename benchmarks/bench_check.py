@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,10 +52,10 @@ def _options() -> argparse.Namespace:
 
 
 def _run(trail: Path, options: argparse.Namespace) -> int:
-    summary = _trail(trail, options)
+    summary = prepare_trail(trail, options.records, options.seed)
     print(f"trail: {trail} ({options.records:,} records; {summary})")
 
-    runs = [_check(trail) for _ in range(options.repeat)]
+    runs = [measure_check(trail) for _ in range(options.repeat)]
     seconds = min(run[0] for run in runs)
     peak_mb = max(run[1] for run in runs)
     findings = runs[0][2]
@@ -70,24 +71,22 @@ def _run(trail: Path, options: argparse.Namespace) -> int:
     return 0 if met else 1
 
 
-def _trail(trail: Path, options: argparse.Namespace) -> str:
+def prepare_trail(trail: Path, records: int, seed: int) -> str:
+    """The synthetic trail in ``trail``, written unless the directory has it already."""
     marker = trail / "summary.json"
     if marker.is_file():
         cached = json.loads(marker.read_text(encoding="utf-8"))
-        if (
-            cached.get("records") == options.records
-            and cached.get("seed") == options.seed
-        ):
+        if cached.get("records") == records and cached.get("seed") == seed:
             return cached["text"]
 
     started = time.perf_counter()
     start = dt.datetime(2025, 1, 6, tzinfo=None)
-    summary = generate(trail, options.records, options.seed, start)
+    summary = generate(trail, records, seed, start)
     text = (
         f"{summary.kms_writes:,} KMS writes, {summary.kms_reads:,} KMS reads, "
         f"generated in {time.perf_counter() - started:.0f} s"
     )
-    record = {"records": options.records, "seed": options.seed, "text": text}
+    record = {"records": records, "seed": seed, "text": text}
     marker.write_text(json.dumps(record), encoding="utf-8")
     return text
 
@@ -105,7 +104,9 @@ finally:
 """
 
 
-def _check(trail: Path) -> tuple[float, float, int, int]:
+def measure_check(
+    trail: Path, extra: Sequence[str] = ()
+) -> tuple[float, float, int, int]:
     """One run of the real CLI: seconds, the child's peak MB, findings, exit code."""
     with tempfile.NamedTemporaryFile(suffix=".peak") as peak_file:
         command = [
@@ -120,6 +121,7 @@ def _check(trail: Path) -> tuple[float, float, int, int]:
             str(trail / "AWSLogs"),
             "--format",
             "json",
+            *extra,
         ]
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, check=False)

@@ -1,0 +1,118 @@
+"""What the rules cost: ``check`` over the same trail with every rule, and with none.
+
+    python benchmarks/bench_rules.py                # 1,000,000 records in a temp dir
+    python benchmarks/bench_rules.py --records 200000 --trail /tmp/trail --keep
+
+Both runs read the same synthetic trail (``generate_trail.py``) with the real command
+line in a child process. "No rules" is the built-in rule file with every rule
+switched off by a user rule file (``enabled: false`` for each name ``rules list``
+gives) and one rule that never matches in their place, since ``check`` refuses to run
+with no rule at all; so the two runs differ only in the rules evaluated and the
+findings reported.
+The runs alternate (none, all, none, all...) so that a noisy machine slows both alike;
+the best of each is compared. Target: the full rule set costs at most 20% more than
+no rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_check import measure_check, prepare_trail  # noqa: E402
+
+TARGET_OVERHEAD = 0.20
+
+_NEVER_MATCHES = """\
+- rule: bench_never_matches
+  desc: Stands in for no rules; check refuses a run with none.
+  condition: evt.name = "NoSuchCall"
+  output: "never (event=%evt.name)"
+  priority: debug
+"""
+
+
+def main() -> int:
+    options = _options()
+    trail = Path(options.trail or tempfile.mkdtemp(prefix="tfdrift-bench-"))
+    try:
+        return _run(trail, options)
+    finally:
+        if not options.keep and options.trail is None:
+            shutil.rmtree(trail, ignore_errors=True)
+
+
+def _options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--trail", help="directory for the trail (reused if present)")
+    parser.add_argument("--keep", action="store_true", help="keep a temporary trail")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; best kept")
+    return parser.parse_args()
+
+
+def _run(trail: Path, options: argparse.Namespace) -> int:
+    summary = prepare_trail(trail, options.records, options.seed)
+    print(f"trail: {trail} ({options.records:,} records; {summary})")
+
+    switched_off = _rules_switched_off(trail / "no-rules.yaml")
+    print(f"rules: {switched_off} enabled built-in rules; none in the second case")
+
+    runs: dict[str, list[tuple[float, float, int, int]]] = {"none": [], "all": []}
+    for _ in range(options.repeat):
+        runs["none"].append(
+            measure_check(trail, ["--rules", str(trail / "no-rules.yaml")])
+        )
+        runs["all"].append(measure_check(trail))
+
+    none = _report("no rules", runs["none"], options.records)
+    every = _report("every built-in rule", runs["all"], options.records)
+    overhead = every / none - 1
+    print(
+        f"rule evaluation overhead: {overhead:+.1%} "
+        f"(target at most +{TARGET_OVERHEAD:.0%})"
+    )
+    met = overhead <= TARGET_OVERHEAD
+    print("target met" if met else "TARGET MISSED")
+    return 0 if met else 1
+
+
+def _rules_switched_off(path: Path) -> int:
+    """A rule file that switches off every enabled rule; how many it switched off."""
+    listing = subprocess.run(
+        [sys.executable, "-m", "tfdrift_hook", "rules", "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rules = [json.loads(line) for line in listing.stdout.splitlines() if line.strip()]
+    names = [rule["rule"] for rule in rules if rule["enabled"]]
+    entries = "".join(f"- rule: {name}\n  enabled: false\n" for name in names)
+    path.write_text(entries + _NEVER_MATCHES, encoding="utf-8")
+    return len(names)
+
+
+def _report(
+    label: str, runs: list[tuple[float, float, int, int]], records: int
+) -> float:
+    best = min(run[0] for run in runs)
+    each = ", ".join(f"{run[0]:.2f}" for run in runs)
+    findings = runs[0][2]
+    print(
+        f"{label}: {best:.2f} s best of {len(runs)} ({each}); "
+        f"{records / best:,.0f} records/s; {findings} findings; "
+        f"peak {max(run[1] for run in runs):.0f} MB"
+    )
+    return best
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
