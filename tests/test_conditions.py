@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tfdrift_hook.conditions import ConditionError, Definitions, compile_condition
+from tfdrift_hook.conditions import (
+    ConditionError,
+    Definitions,
+    compile_condition,
+    event_names,
+)
 
 NO_DEFINITIONS = Definitions(macros={}, lists={})
 
@@ -145,3 +150,40 @@ def test_generated_conditions_never_crash(tokens: list[str]) -> None:
     except ConditionError:
         return
     assert predicate(FIELDS) in (True, False)
+
+
+NAMED_DELETIONS = ("ScheduleKeyDeletion", "CancelKeyDeletion")
+NAMED = Definitions(
+    macros={
+        "deletion": "evt.name in (ScheduleKeyDeletion, CancelKeyDeletion)",
+        "kms_event": 'cloud.service = "kms"',
+    },
+    lists={"rotation_calls": ["EnableKeyRotation", "DisableKeyRotation"]},
+)
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ('evt.name = "DisableKey"', {"DisableKey"}),
+        ("kms_event and evt.name = DisableKey", {"DisableKey"}),
+        ("evt.name in (DisableKey, EnableKey)", {"DisableKey", "EnableKey"}),
+        ("evt.name in rotation_calls", {"EnableKeyRotation", "DisableKeyRotation"}),
+        ("deletion", {"ScheduleKeyDeletion", "CancelKeyDeletion"}),
+        # Both sides of an ``and`` must hold: only the names both allow.
+        ("deletion and evt.name = CancelKeyDeletion", {"CancelKeyDeletion"}),
+        ("evt.name = DisableKey and evt.name = EnableKey", set()),
+        # An ``or`` holds for what either side allows, unless one side allows any.
+        ("evt.name = DisableKey or deletion", {"DisableKey", *NAMED_DELETIONS}),
+        ("evt.name = DisableKey or kms_event", None),
+        ("not evt.name = DisableKey", None),
+        ("evt.name != DisableKey", None),
+        ('evt.name startswith "Disable"', None),
+        ("kms_event", None),
+    ],
+)
+def test_the_event_names_a_condition_can_hold_for(
+    condition: str, expected: set[str] | None
+) -> None:
+    names = event_names(condition, NAMED)
+    assert names == (None if expected is None else frozenset(expected))

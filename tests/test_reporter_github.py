@@ -279,6 +279,7 @@ def test_the_outputs_count_every_priority_and_name_the_highest(eighty: Path) -> 
         "findings": "80",
         **expected,
         "highest": "critical",
+        "waived": "0",
         "gating": "40",
         "complete": "true",
     }

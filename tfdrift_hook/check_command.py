@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from tfdrift_hook.backend import s3_backend
 from tfdrift_hook.config import Settings, load_settings
 from tfdrift_hook.errors import TfdriftError
+from tfdrift_hook.inline_waivers import inline_waivers
 from tfdrift_hook.inventory import (
     Inventory,
     inventory_from_directory,
@@ -21,6 +22,7 @@ from tfdrift_hook.inventory import (
     load_inventory,
 )
 from tfdrift_hook.last_apply import WindowStart, window_start
+from tfdrift_hook.metrics_targets import check_metrics_settings, publish_metrics
 from tfdrift_hook.pipeline import CheckRequest, CheckResult, run_check
 from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager, call_each
 from tfdrift_hook.problems import Problems
@@ -33,6 +35,7 @@ from tfdrift_hook.receipts import (
 )
 from tfdrift_hook.rules import RuleError, RuleSet, load_rule_files
 from tfdrift_hook.trust import Trust
+from tfdrift_hook.waivers import load_waivers, waiver_files
 from tfdrift_hook.window import Window, parse_bound
 
 logger = logging.getLogger(__name__)
@@ -48,12 +51,14 @@ def run_check_command(
     plugins = build_plugin_manager(environ)
     report_format = report_format_of(plugins, options.get("report_format"), environ)
     request = build_request(options, environ, datetime.now(timezone.utc))
+    check_metrics_settings(options, request.settings)
     warn_if_empty(request.inventory)
     rules = load_rules(plugins, request)
     result = run_check(request, plugins.manager, rules)
     add_load_failures(result, plugins)
     with report_stream(options, stream, report_format) as target:
         report(result, plugins, report_format, target)
+    publish_metrics(result, options)
     return int(result.exit_code())
 
 
@@ -164,6 +169,9 @@ def build_request(
     inventory = _inventory(options)
     start = _window_start(settings, options, inventory, now)
     apply_windows = (start.apply_window,) if start.apply_window else ()
+    waivers = load_waivers(
+        waiver_files(directory, settings.waiver_files), settings.config_file
+    )
     return CheckRequest(
         inventory=inventory,
         event_paths=settings.events,
@@ -173,11 +181,14 @@ def build_request(
         trust=Trust(settings.trusted_principals, apply_windows),
         fail_on=settings.fail_on,
         rule_files=settings.rules,
-        settings=settings.request_settings(),
+        settings={**settings.request_settings(), "metrics": dict(settings.metrics)},
         settled_until=now - timedelta(minutes=settings.settle_minutes),
         require_complete=bool(options.get("require_complete")),
         config_dir=config_directory(directory, options.get("state")),
         report_path=output_path(options),
+        waivers=tuple(waivers.waivers),
+        checked_at=now,
+        problems=waivers.problems,
     )
 
 
@@ -310,10 +321,23 @@ def _inventory(options: Mapping[str, Any]) -> Inventory:
 
 
 def load_rules(plugins: Plugins, request: CheckRequest) -> RuleSet:
+    """The rules in force; the inline waivers too, as their rule names are known."""
     problems = Problems()
     rules = rules_in_force(plugins, request.rule_files, problems)
     request.problems.extend(problems.items)
+    add_inline_waivers(request, rules)
     return rules
+
+
+def add_inline_waivers(request: CheckRequest, rules: RuleSet) -> None:
+    """``tfdrift:ignore`` comments of the configuration, after the waiver files."""
+    if request.config_dir is None:
+        return
+
+    names = [rule.name for rule in rules.rules]
+    waivers, notes = inline_waivers(request.config_dir, names)
+    request.waivers = (*request.waivers, *waivers)
+    request.notes.extend(notes)
 
 
 def rules_in_force(

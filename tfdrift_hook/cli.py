@@ -113,6 +113,14 @@ def _check_option_table() -> dict[str, Any]:
             "Repeatable.",
         ),
         click.option(
+            "--waivers",
+            "waiver_files",
+            multiple=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Waiver file (YAML) in place of waiver_files in .tfdrift.yml; "
+            ".tfdrift-waivers.yml in -C DIR is read as well. Repeatable.",
+        ),
+        click.option(
             "--require-complete",
             is_flag=True,
             help="Exit 3 while CloudTrail may still deliver events of the window "
@@ -136,6 +144,19 @@ def _check_option_table() -> dict[str, Any]:
             type=click.Path(dir_okay=False, path_type=Path),
             help="Write the report to this file instead of standard output.",
         ),
+        click.option(
+            "--metrics",
+            "metrics_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="After the report, write Prometheus metrics to this file (for "
+            "node_exporter's textfile collector, *.prom), whole or not at all.",
+        ),
+        click.option(
+            "--pushgateway",
+            metavar="URL",
+            help="After the report, push the same metrics to this Prometheus "
+            "Pushgateway (job and labels: the metrics section of .tfdrift.yml).",
+        ),
         click.option("-v", "--verbose", count=True, help="More logging (-vv debug)."),
         click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr."),
     ]
@@ -150,10 +171,13 @@ def _check_option_table() -> dict[str, Any]:
         "fail_on",
         "config",
         "rules",
+        "waivers",
         "require_complete",
         "receipt",
         "format",
         "output",
+        "metrics",
+        "pushgateway",
         "verbose",
         "quiet",
     ]
@@ -241,6 +265,8 @@ def pre_apply(ctx: click.Context, /, verbose: int, quiet: bool, **options: Any) 
     "fail_on",
     "rules",
     "require_complete",
+    "metrics",
+    "pushgateway",
 )
 @click.option(
     "--started",
@@ -281,7 +307,7 @@ def post_apply(
     "terraform",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
-@_some_check_options("plan_json")
+@_some_check_options("plan_json", "metrics", "pushgateway")
 @click.option(
     "--principal",
     metavar="ARN",
@@ -306,7 +332,7 @@ def terraform_command(
 
 
 @cli.command("pre-commit")
-@_some_check_options("directory", "state", "plan_json")
+@_some_check_options("directory", "state", "plan_json", "metrics", "pushgateway")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
 def pre_commit(
@@ -363,6 +389,68 @@ def _rules_list(options: dict[str, Any]) -> int:
     return run_rules_list(options, sys.stdout, os.environ)
 
 
+@rules_group.command("validate")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.pass_context
+def rules_validate(ctx: click.Context, /, files: tuple[Path, ...]) -> None:
+    """Check rule FILES, loaded after the built-in rules; print every problem.
+
+    Each problem names the file, the line, the rule and, in a condition, the
+    column and what was expected there. Exit codes: 0 valid, 2 not valid,
+    3 valid but a rule plugin failed.
+    """
+    ctx.exit(_run(_rules_validate, {"files": files}))
+
+
+def _rules_validate(options: dict[str, Any]) -> int:
+    from tfdrift_hook.rules_command import run_rules_validate
+
+    return run_rules_validate(options["files"], sys.stdout, os.environ)
+
+
+@rules_group.command("test")
+@click.argument("rule_file", type=click.Path(dir_okay=False, path_type=Path))
+@_some_check_options(
+    "fail_on",
+    "rules",
+    "require_complete",
+    "format",
+    "output",
+    "metrics",
+    "pushgateway",
+)
+@click.option(
+    "--format",
+    "report_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Text, or one JSON object a rule with its matches.",
+)
+@click.pass_context
+def rules_test(
+    ctx: click.Context, /, verbose: int, quiet: bool, **options: Any
+) -> None:
+    """Run the check with the built-in rules and RULE_FILE; show what each matches.
+
+    For each rule RULE_FILE defines, overrides or switches: the records it matched
+    (event id, time, event name, address) and its output for each, or that it
+    matched nothing. Exit codes: 0 checked, 2 a bad rule file or option,
+    3 an input could not be read.
+    """
+    _command_logging(verbose, quiet)
+    ctx.exit(_run(_rules_test, options))
+
+
+def _rules_test(options: dict[str, Any]) -> int:
+    from tfdrift_hook.rules_command import run_rules_test
+
+    rule_file = options.pop("rule_file")
+    return run_rules_test(rule_file, options, sys.stdout, os.environ)
+
+
 def _command_logging(verbose: int, quiet: bool) -> None:
     if verbose or quiet:
         _configure_logging(verbose, quiet)
@@ -415,6 +503,47 @@ def _record(options: dict[str, Any]) -> int:
     from tfdrift_hook.record_command import run_record_command
 
     return run_record_command(options, sys.stdout)
+
+
+@cli.command()
+@click.argument("finding_id", metavar="FINDING-ID")
+@click.option("--owner", required=True, help="Who answers for the waiver.")
+@click.option("--reason", required=True, help="Why the finding is accepted.")
+@click.option(
+    "--expires",
+    required=True,
+    metavar="YYYY-MM-DD",
+    help="The last day it waives (UTC); today or later.",
+)
+@click.option(
+    "--file",
+    "waiver_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Waiver file to add to (default .tfdrift-waivers.yml in -C DIR).",
+)
+@click.option(
+    "--from-report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Find the id in this `check --format json` report, not in a new check.",
+)
+@_some_check_options("format", "output")
+@click.pass_context
+def waive(ctx: click.Context, /, verbose: int, quiet: bool, **options: Any) -> None:
+    """Accept one finding, by the id its report prints, in a waiver file.
+
+    The entry names the finding's rule, address and event id, with the owner,
+    reason and expiry given; the file's other text and comments are kept. Exit
+    codes: 0 written, 2 not written (a bad option, an id not found, a file the
+    entry would break), 3 id not found by a check that could not read everything.
+    """
+    _command_logging(verbose, quiet)
+    ctx.exit(_run(_waive, options))
+
+
+def _waive(options: dict[str, Any]) -> int:
+    from tfdrift_hook.waive_command import run_waive_command
+
+    return run_waive_command(options, sys.stdout, os.environ)
 
 
 @cli.command("config")

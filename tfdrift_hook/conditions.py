@@ -10,6 +10,8 @@ The grammar is built with Lark (LALR): comparisons (``=``, ``!=``, ``<``, ``<=``
 ``intersects``), ``exists``, ``and``, ``or``, ``not``, parentheses, macros (a named
 condition used by its name) and lists (a named set of values used after ``in``).
 A field that the candidate does not have makes every comparison on it false.
+Conditions nest at most :data:`MAX_DEPTH` deep, so that a generated or hostile
+condition is an error rather than a stack overflow.
 """
 
 from __future__ import annotations
@@ -27,13 +29,33 @@ Predicate = Callable[[Mapping[str, Any]], bool]
 
 MISSING = object()
 
+#: How deep ``not``, ``and``, ``or``, parentheses and macros may nest.
+MAX_DEPTH = 64
+
 
 class ConditionError(ValueError):
-    """A condition that does not parse or names an unknown macro or list."""
+    """A condition that does not parse or names an unknown field, macro or list.
 
-    def __init__(self, message: str, condition: str, position: int | None = None):
+    ``position`` counts from 0 in ``condition``; ``reason`` is the message without
+    the position and the text. ``macro`` names the macro, used in ``condition``,
+    through which the error arises; ``culprit`` the macro in whose own text the
+    error is written (None: in ``condition`` itself). A rule file loader reports each
+    error once, in the macro that holds it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        condition: str,
+        position: int | None = None,
+        macro: str | None = None,
+        culprit: str | None = None,
+    ):
+        self.reason = message
         self.condition = condition
         self.position = position
+        self.macro = macro
+        self.culprit = culprit
         where = f" at position {position + 1}" if position is not None else ""
         super().__init__(f"{message}{where}: {condition!r}")
 
@@ -51,11 +73,67 @@ class Definitions:
 def compile_condition(text: str, definitions: Definitions) -> Predicate:
     """A predicate over a candidate's fields; raises :class:`ConditionError`."""
     tree = parse_condition(text)
-    return _Compiler(text, definitions).build(tree)
+    return _Compiler(text, definitions).build(tree, 0)
+
+
+def compile_macro(name: str, definitions: Definitions) -> Predicate:
+    """A macro's own condition, compiled as where a rule uses it; raises KeyError."""
+    text = definitions.macros[name]
+    return _Compiler(text, definitions, (name,)).build(parse_condition(text), 0)
+
+
+def event_names(text: str, definitions: Definitions) -> frozenset[str] | None:
+    """The ``evt.name`` values for which a condition can hold; None when any can.
+
+    A rule set evaluates a rule only on the events it names, the way Falco indexes its
+    rules by event type: ``a and evt.name = X`` needs X, ``or`` needs what either side
+    needs, and ``not`` may hold for anything. Read from a condition that compiled.
+    """
+    return _names(parse_condition(text), definitions, ())
+
+
+def _names(
+    node: Any, definitions: Definitions, expanding: tuple[str, ...]
+) -> frozenset[str] | None:
+    kind = node[0]
+    if kind in ("and", "or"):
+        parts = [_names(child, definitions, expanding) for child in node[1:]]
+        return _joined_names(kind, parts)
+
+    if kind == "macro":
+        name, text = node[1], definitions.macros.get(node[1])
+        if text is None or name in expanding:
+            return None
+        return _names(parse_condition(text), definitions, (*expanding, name))
+
+    if kind == "cmp" and node[1] == "evt.name" and node[2] == "=":
+        return frozenset({_key(_literal(node[3]))})
+
+    if kind == "set" and node[1] == "evt.name":
+        values = _Compiler("", definitions)._expand(node[3])
+        return frozenset(_key(value) for value in values)
+    return None
+
+
+def _joined_names(
+    kind: str, parts: list[frozenset[str] | None]
+) -> frozenset[str] | None:
+    if kind == "and":
+        known = [part for part in parts if part is not None]
+        return frozenset.intersection(*known) if known else None
+    if any(part is None for part in parts):
+        return None
+    return frozenset().union(*[part for part in parts if part is not None])
 
 
 def parse_condition(text: str) -> Any:
     """The parse tree of a condition; raises :class:`ConditionError` with a position."""
+    return _parsed(text)
+
+
+# Rule files use the same macros in many rules; a text is parsed once.
+@lru_cache(maxsize=1024)
+def _parsed(text: str) -> Any:
     try:
         return _parser().parse(text)
     except lark.UnexpectedInput as exc:
@@ -165,25 +243,27 @@ class _TreeBuilder(lark.Transformer[lark.Token, Any]):
     def negation(self, children: list[Any]) -> Any:
         return ("not", children[0])
 
+    # Each leaf ends with where its field (or macro, or list) starts in the text,
+    # so that an unknown name is reported where it is written.
     def exists(self, children: list[Any]) -> Any:
-        return ("exists", str(children[0]))
+        return ("exists", str(children[0]), _start(children[0]))
 
     def compare(self, children: list[Any]) -> Any:
         field_name, operator, value = children
-        return ("cmp", str(field_name), str(operator), value)
+        return ("cmp", str(field_name), str(operator), value, _start(field_name))
 
     def member(self, children: list[Any]) -> Any:
         field_name, operator, values = children
-        return ("set", str(field_name), str(operator), values)
+        return ("set", str(field_name), str(operator), values, _start(field_name))
 
     def macro(self, children: list[Any]) -> Any:
-        return ("macro", str(children[0]))
+        return ("macro", str(children[0]), _start(children[0]))
 
     def items(self, children: list[Any]) -> Any:
         return [child for child in children if child is not None]
 
     def listref(self, children: list[Any]) -> Any:
-        return [("listref", str(children[0]))]
+        return [("listref", str(children[0]), _start(children[0]))]
 
     def text(self, children: list[Any]) -> Any:
         return ("str", _unquoted(str(children[0])))
@@ -192,68 +272,88 @@ class _TreeBuilder(lark.Transformer[lark.Token, Any]):
         return ("word", str(children[0]))
 
 
+def _start(token: Any) -> int | None:
+    start = getattr(token, "start_pos", None)
+    return int(start) if start is not None else None
+
+
 def _unquoted(token: str) -> str:
     body = token[1:-1]
     return re.sub(r"\\(.)", r"\1", body)
 
 
 class _Compiler:
-    def __init__(self, text: str, definitions: Definitions) -> None:
+    """One condition's tree into a predicate; a macro gets a compiler of its own."""
+
+    def __init__(
+        self, text: str, definitions: Definitions, expanding: tuple[str, ...] = ()
+    ) -> None:
         self.text = text
         self.definitions = definitions
-        self.expanding: tuple[str, ...] = ()
+        #: The macros being expanded around this text, to refuse a loop.
+        self.expanding = expanding
+        #: The macro whose text this is; None for the condition itself.
+        self.owner = expanding[-1] if expanding else None
 
-    def build(self, node: Any) -> Predicate:
+    def build(self, node: Any, depth: int) -> Predicate:
+        if depth > MAX_DEPTH:
+            msg = f"condition nests deeper than {MAX_DEPTH} levels"
+            raise ConditionError(msg, self.text, culprit=self.owner)
+
         kind = node[0]
         if kind == "and":
-            parts = [self.build(child) for child in node[1:]]
+            parts = [self.build(child, depth + 1) for child in node[1:]]
             return lambda fields: all(part(fields) for part in parts)
 
         if kind == "or":
-            parts = [self.build(child) for child in node[1:]]
+            parts = [self.build(child, depth + 1) for child in node[1:]]
             return lambda fields: any(part(fields) for part in parts)
 
         if kind == "not":
-            inner = self.build(node[1])
+            inner = self.build(node[1], depth + 1)
             return lambda fields: not inner(fields)
 
-        return self._leaf(node)
+        return self._leaf(node, depth)
 
-    def _leaf(self, node: Any) -> Predicate:
+    def _leaf(self, node: Any, depth: int) -> Predicate:
         kind = node[0]
-        if kind != "macro":
-            self._check_field(node[1])
+        if kind == "macro":
+            return self._macro(node[1], node[-1], depth)
 
+        self._check_field(node[1], node[-1])
         if kind == "exists":
             name = node[1]
             return lambda fields: _present(fields.get(name, MISSING))
-
-        if kind == "macro":
-            return self._macro(node[1])
 
         if kind == "set":
             return self._set(node[1], node[2], node[3])
 
         return _compare(node[1], node[2], _literal(node[3]))
 
-    def _check_field(self, name: str) -> None:
+    def _check_field(self, name: str, position: int | None) -> None:
         known = self.definitions.known_field
         if known is not None and not known(name):
-            raise ConditionError(f"unknown field {name!r}", self.text)
+            msg = f"unknown field {name!r}"
+            raise ConditionError(msg, self.text, position, culprit=self.owner)
 
-    def _macro(self, name: str) -> Predicate:
+    def _macro(self, name: str, position: int | None, depth: int) -> Predicate:
         condition = self.definitions.macros.get(name)
         if condition is None:
-            raise ConditionError(f"unknown macro or field {name!r}", self.text)
+            msg = f"unknown macro or field {name!r}"
+            raise ConditionError(msg, self.text, position, name, self.owner)
 
         if name in self.expanding:
-            raise ConditionError(f"macro {name!r} refers to itself", self.text)
+            msg = f"macro {name!r} refers to itself"
+            raise ConditionError(msg, self.text, position, name, name)
 
-        self.expanding += (name,)
+        inner = _Compiler(condition, self.definitions, (*self.expanding, name))
         try:
-            return self.build(parse_condition(condition))
-        finally:
-            self.expanding = self.expanding[:-1]
+            return inner.build(parse_condition(condition), depth + 1)
+        except ConditionError as exc:
+            # Said where this text uses the macro; the culprit says whose text it is.
+            msg = f"macro {name!r}: {exc.reason}"
+            culprit = name if exc.culprit is None else exc.culprit
+            raise ConditionError(msg, self.text, position, name, culprit) from exc
 
     def _set(self, name: str, operator: str, values: list[Any]) -> Predicate:
         wanted = frozenset(_key(item) for item in self._expand(values))
@@ -263,11 +363,12 @@ class _Compiler:
 
     def _expand(self, values: list[Any]) -> list[Any]:
         expanded: list[Any] = []
-        for kind, value in values:
+        for kind, value, *position in values:
             if kind in ("word", "listref") and value in self.definitions.lists:
                 expanded.extend(self.definitions.lists[value])
             elif kind == "listref":
-                raise ConditionError(f"unknown list {value!r}", self.text)
+                msg = f"unknown list {value!r}"
+                raise ConditionError(msg, self.text, position[0], culprit=self.owner)
             else:
                 expanded.append(value)
         return expanded

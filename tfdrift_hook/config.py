@@ -77,9 +77,12 @@ class Settings:
     settle_minutes: int = 15
     events: tuple[Path, ...] = ()
     rules: tuple[Path, ...] = ()
+    waiver_files: tuple[Path, ...] = ()
     #: Only the sections the file configures, each with its defaults filled in.
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     receipts: Mapping[str, Any] = field(default_factory=dict)
+    #: Where metrics go (textfile, pushgateway) and how they are grouped.
+    metrics: Mapping[str, Any] = field(default_factory=dict)
     origins: Mapping[str, str] = field(default_factory=dict)
 
     def origin(self, name: str) -> str:
@@ -105,6 +108,7 @@ class Settings:
             yield "sources", None
         yield from _leaves(self.sources, "sources")
         yield from _leaves(self.receipts, "receipts")
+        yield from _leaves(self.metrics, "metrics")
 
 
 _TOP_LEVEL = (
@@ -116,6 +120,7 @@ _TOP_LEVEL = (
     "settle_minutes",
     "events",
     "rules",
+    "waiver_files",
 )
 
 
@@ -189,6 +194,7 @@ _OVERRIDES = (
     ),
     _Override("events", "event_paths", "--events"),
     _Override("rules", "rule_files", "--rules"),
+    _Override("waiver_files", "waiver_files", "--waivers"),
 )
 
 
@@ -264,7 +270,7 @@ def _apply_override(
 def _from_option(name: str, given: Any) -> Any:
     if name == "fail_on":
         return priority_name(str(given))
-    if name in ("events", "rules"):
+    if name in ("events", "rules", "waiver_files"):
         return [Path(item) for item in given]
     if name == "trusted_principals":
         return list(given)
@@ -300,8 +306,10 @@ def _settings(
         settle_minutes=int(values["settle_minutes"]),
         events=tuple(values["events"]),
         rules=tuple(values["rules"]),
+        waiver_files=tuple(values["waiver_files"]),
         sources=values["sources"],
         receipts=values["receipts"],
+        metrics=values["metrics"],
         origins=origins,
     )
 
@@ -601,10 +609,12 @@ def _resolve_paths(value: Any, schema: Mapping[str, Any], base: Path) -> Any:
     """Path strings as Paths relative to base (the config file's directory)."""
     if isinstance(value, str) and schema.get("x-path"):
         return base / value
+    # Waiver entries are free-form here (tfdrift_hook.waivers checks them): no schema.
     if isinstance(value, list):
-        value[:] = [_resolve_paths(item, schema["items"], base) for item in value]
+        items = schema.get("items", {})
+        value[:] = [_resolve_paths(item, items, base) for item in value]
     if isinstance(value, dict):
         properties = schema.get("properties", {})
         for key, item in value.items():
-            value[key] = _resolve_paths(item, properties[key], base)
+            value[key] = _resolve_paths(item, properties.get(key, {}), base)
     return value

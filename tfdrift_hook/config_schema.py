@@ -158,6 +158,43 @@ _RECEIPTS = _section(
     default={},
 )
 
+# Checked again by tfdrift_hook.metrics_targets, which refuses a label name the
+# metrics use themselves.
+_METRICS = _section(
+    {
+        "textfile": {
+            "type": "string",
+            "minLength": 1,
+            "x-path": True,
+            "x-expected": "a file path (node_exporter reads *.prom files)",
+        },
+        "pushgateway": _ENDPOINT_URL,
+        "job": {
+            "type": "string",
+            "pattern": r"^\S+$",
+            "default": "tfdrift-hook",
+            "x-expected": "a Pushgateway job name without spaces",
+        },
+        "labels": {
+            "type": "array",
+            "items": {
+                "type": "string",
+                "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*=\S.*$",
+                "x-expected": "NAME=VALUE, such as stack=payments-prod",
+            },
+            "default": [],
+            "x-expected": "a list of NAME=VALUE labels",
+        },
+        "timeout_seconds": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 10,
+            "x-expected": "a number of seconds above 0",
+        },
+    },
+    default={},
+)
+
 SCHEMA: dict[str, Any] = _section(
     {
         "regions": {**_REGIONS, "default": []},
@@ -181,10 +218,20 @@ SCHEMA: dict[str, Any] = _section(
         },
         "events": {**_PATHS, "default": []},
         "rules": {**_PATHS, "default": []},
+        "waiver_files": {**_PATHS, "default": []},
+        # Each entry is checked by tfdrift_hook.waivers, which reports every bad one
+        # with its line; here only the list is required.
+        "waivers": {
+            "type": "array",
+            "items": {"x-expected": "a waiver entry (a mapping)"},
+            "default": [],
+            "x-expected": "a list of waiver entries (owner, reason, expires, rule)",
+        },
         "sources": _section(
             {"lookup_events": _LOOKUP_EVENTS, "s3": _S3, "athena": _ATHENA},
             default={},
         ),
         "receipts": _RECEIPTS,
+        "metrics": _METRICS,
     }
 )

@@ -19,6 +19,7 @@ from tfdrift_hook.events import KmsEvent, Status
 from tfdrift_hook.priorities import severity
 from tfdrift_hook.resolution import Subject, Target
 from tfdrift_hook.rules import Rule, RuleSet
+from tfdrift_hook.waivers import Waiver, waiver_fields
 
 if TYPE_CHECKING:
     from tfdrift_hook.hcl_source import SourceLocation
@@ -36,9 +37,13 @@ class Candidate:
     changes: list[Change] = field(default_factory=list)
     related: list[KmsEvent] = field(default_factory=list)
     context: dict[str, Any] = field(default_factory=dict)
+    #: The waiver a stand-in candidate reports (expired, or matching nothing).
+    stale_waiver: Waiver | None = None
 
     @property
     def resource(self) -> str | None:
+        if self.stale_waiver is not None:
+            return self.stale_waiver.source
         return self.target.arn or self.event.key_arn() or self.event.alias_arn()
 
     @property
@@ -59,6 +64,12 @@ class Finding:
     output: str
     #: Where the address is written in the configuration, when that is known.
     location: SourceLocation | None = None
+    #: The waiver that accepts this finding: still reported, but it does not gate.
+    waiver: Waiver | None = None
+
+    @property
+    def waived(self) -> bool:
+        return self.waiver is not None
 
     @property
     def priority(self) -> str:
@@ -124,6 +135,10 @@ class Finding:
             ]
         if candidate.context:
             line["context"] = candidate.context
+        if self.waiver is not None:
+            line["waiver"] = self.waiver.to_json()
+        if candidate.stale_waiver is not None:
+            line["stale_waiver"] = candidate.stale_waiver.to_json()
         if self.location is not None:
             line["location"] = {
                 "file": self.location.file.as_posix(),
@@ -194,6 +209,8 @@ def candidate_fields(candidate: Candidate) -> dict[str, Any]:
     fields.update({f"actor.{name}": value for name, value in actor.to_json().items()})
     fields.update(_drift_fields(candidate))
     fields.update({f"key.{name}": value for name, value in _key_context(candidate)})
+    if candidate.stale_waiver is not None:
+        fields.update(waiver_fields(candidate.stale_waiver))
     return fields
 
 

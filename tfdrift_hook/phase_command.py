@@ -29,6 +29,7 @@ from tfdrift_hook.lifecycle import (
     PhaseRun,
     run_phase,
 )
+from tfdrift_hook.metrics_targets import check_metrics_options, publish_metrics
 from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager
 from tfdrift_hook.window import parse_bound
 
@@ -40,6 +41,7 @@ def run_phase_command(
 ) -> int:
     plugins = build_plugin_manager(environ)
     report_format = report_format_of(plugins, options.get("report_format"), environ)
+    check_metrics_options(options)
     now = datetime.now(timezone.utc)
     _plan_from_atlantis(name, options, environ)
     plan = read_phase_plan(options)
@@ -59,9 +61,21 @@ def run_phase_command(
     require_check(run)
     with report_stream(options, stream, report_format) as target:
         report_phase(run, plugins, report_format, target)
+    publish_phase_metrics(run, options)
     if name == PRE_APPLY:
         _note_start(run, Path(options.get("directory") or "."), now)
     return int(run.exit_code())
+
+
+def publish_phase_metrics(run: PhaseRun, options: Mapping[str, Any]) -> None:
+    """The metrics of the phase's check; a second check would overwrite the first.
+
+    The built-in ``phase-check`` makes the one check of a phase; a plugin that adds
+    another gets its metrics only when it replaces the built-in one.
+    """
+    results = [outcome.result for _, outcome in run.outcomes if outcome.result]
+    if results:
+        publish_metrics(results[0], options)
 
 
 def require_check(run: PhaseRun) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,12 @@ from tfdrift_hook.trail_coverage import (
 )
 from tfdrift_hook.trust import Trust
 from tfdrift_hook.usage import KeyUsage, UsageCounter
+from tfdrift_hook.waivers import (
+    Waiver,
+    apply_waivers,
+    stale_candidates,
+    waiver_location,
+)
 from tfdrift_hook.window import Window
 
 if TYPE_CHECKING:
@@ -84,6 +90,13 @@ class CheckRequest:
     #: The configuration directory, whose ``.tf`` files say where each address is
     #: written (for annotations); None when the check has no configuration.
     config_dir: Path | None = None
+    #: Findings accepted by an owner until a date, in the order they were read.
+    waivers: tuple[Waiver, ...] = ()
+    #: When the check runs: waivers expire against it (now, when not given).
+    checked_at: datetime | None = None
+    #: What building the request noticed that the report should say (a malformed
+    #: inline waiver).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -121,9 +134,17 @@ class CheckResult:
         return not self.problems
 
     def gating(self) -> list[Finding]:
-        """Findings at or above the fail threshold."""
+        """Findings at or above the fail threshold that no waiver accepts."""
         threshold = severity(self.request.fail_on)
-        return [item for item in self.findings if item.severity >= threshold]
+        return [
+            item
+            for item in self.findings
+            if item.severity >= threshold and item.waiver is None
+        ]
+
+    def waived(self) -> list[Finding]:
+        """Findings a waiver accepts: reported, counted apart, never gating."""
+        return [item for item in self.findings if item.waiver is not None]
 
     def exit_code(self) -> ExitCode:
         """3 when anything was not read, whatever was found: the result is partial.
@@ -163,13 +184,15 @@ def run_check(
     stats.failed_attempts = len(rebuild.failed)
     stats.in_band = len(rebuild.in_band)
     findings = _filtered(judge(candidates, rules), request, plugins, problems)
+    located = _locate(findings, request)
+    findings += _waive(findings, request, rules)
     _check_inventory(request.inventory, stats, problems)
     return CheckResult(
         request=request,
         findings=findings,
         problems=problems,
         stats=stats,
-        notes=reader.notes + rebuild.notes + _locate(findings, request),
+        notes=request.notes + reader.notes + rebuild.notes + located,
         in_band=rebuild.in_band,
         usage=reader.usage,
         rules=rules,
@@ -193,6 +216,28 @@ def _locate(findings: list[Finding], request: CheckRequest) -> list[str]:
             if address and finding.location is None:
                 finding.location = locations.locate(address)
     return locations.warnings
+
+
+def _waive(
+    findings: list[Finding], request: CheckRequest, rules: RuleSet
+) -> list[Finding]:
+    """Mark waived findings; judge the expired and unused waivers as findings.
+
+    Waivers come after the rules and the filters, so a waiver sees the findings the
+    report will show; a stale waiver's finding points at the line it is written on.
+    """
+    if not request.waivers:
+        return []
+
+    now = request.checked_at or utc_now()
+    today = now.astimezone(timezone.utc).date()
+    waiving = apply_waivers(findings, request.waivers, today)
+    account = next(iter(sorted(request.inventory.accounts)), None)
+    stale = judge(stale_candidates(waiving, account, now), rules)
+    for finding in stale:
+        waiver = finding.candidate.stale_waiver
+        finding.location = waiver_location(waiver) if waiver is not None else None
+    return stale
 
 
 def _coverage_candidates(request: CheckRequest) -> list[Candidate]:

@@ -1,9 +1,22 @@
 """Rules as data: Falco-shaped rule files with conditions, outputs and priorities.
 
-A rule file is a YAML list of entries. A ``rule`` entry has ``condition``, ``output``
-and ``priority`` (and optionally ``desc``, ``tags``, ``enabled``); ``macro`` and
-``list`` entries name conditions and values that rules use. The built-in rules are such
-a file, ``rules/builtin.yaml``, shipped with the package.
+A rule file is a YAML list of entries, read in the order given (the built-in file
+first). A ``rule`` entry has ``condition``, ``output`` and ``priority`` (and
+optionally ``desc``, ``tags``, ``enabled``, ``exceptions``); ``macro`` and ``list``
+entries name conditions and values that rules use, and a list's items may name other
+lists. A later entry of an existing name works as in Falco:
+
+- with no ``append`` or ``override`` it replaces the earlier one, except that a rule
+  entry of only ``rule`` and ``enabled`` switches the rule on or off;
+- ``append: true`` adds its condition text to the end of the earlier condition (so it
+  usually starts with ``and``), its items to a list and its exceptions to a rule;
+- ``override:`` says per key what to do: ``condition``, ``exceptions`` and ``items``
+  ``append`` or ``replace``; ``tags`` append or replace; ``output``, ``priority``,
+  ``desc`` and ``enabled`` replace.
+
+Falco's ``required_engine_version`` and ``required_plugin_versions`` entries are
+accepted and have no effect. Every problem is reported with its file and line, and for
+a condition the column in it; one broken entry never hides another.
 """
 
 from __future__ import annotations
@@ -21,6 +34,8 @@ from tfdrift_hook.conditions import (
     Definitions,
     Predicate,
     compile_condition,
+    compile_macro,
+    event_names,
 )
 from tfdrift_hook.errors import TfdriftError
 from tfdrift_hook.hookspecs import hookimpl
@@ -28,7 +43,8 @@ from tfdrift_hook.priorities import priority_name
 
 BUILTIN_RULES = Path(__file__).with_name("rules") / "builtin.yaml"
 
-_FIELD = re.compile(r"%([A-Za-z_][A-Za-z0-9_.\-\[\]]*[A-Za-z0-9_\]])")
+# ``%field`` as Falco writes it, or ``%{field}`` where text follows the name at once.
+_FIELD = re.compile(r"%\{([^{}\s]+)\}|%([A-Za-z_][A-Za-z0-9_.\-\[\]]*[A-Za-z0-9_\]])")
 
 
 #: Fields every candidate has; ``drift.``, ``actor.`` and ``key.`` name families.
@@ -46,6 +62,17 @@ FIELDS = frozenset(
         "region",
         "account",
         "user",
+        # A waiver that expired or matched nothing is judged like a finding.
+        "waiver.owner",
+        "waiver.reason",
+        "waiver.expires",
+        "waiver.source",
+        "waiver.rule",
+        "waiver.address",
+        "waiver.attribute",
+        "waiver.actor",
+        "waiver.event_id",
+        "waiver.inline",
     }
 )
 FIELD_FAMILIES = ("drift.", "key.")
@@ -60,7 +87,41 @@ def is_known_field(name: str) -> bool:
 
 
 class RuleError(TfdriftError):
-    """A rule file that cannot be loaded; the message names the file and the entry."""
+    """Rule files that cannot be loaded; the message says each problem on a line."""
+
+    def __init__(self, message: str, problems: Sequence[RuleProblem] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """One thing wrong in a rule file, said where it is written.
+
+    ``line`` is 0 for the whole file; ``column`` counts from 1 in ``condition``, the
+    condition as it reads after the file's lines are joined.
+    """
+
+    file: str
+    line: int
+    rule: str | None
+    message: str
+    column: int | None = None
+    #: What ``rule`` names: a rule, a macro or a list.
+    kind: str = "rule"
+    condition: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        named = f" {self.kind} {self.rule!r}:" if self.rule else ""
+        text = f"{where}:{named} {self.message}"
+        if self.column is None:
+            return text
+        return f"{text}, at column {self.column} of {self.condition!r}"
+
+
+#: A file and a line.
+Origin = tuple[str, int]
 
 
 @dataclass
@@ -71,18 +132,37 @@ class Rule:
     condition: str
     output: str
     priority: str
+    #: Where the rule is defined, ``FILE:LINE``.
     source: str
     desc: str = ""
     tags: tuple[str, ...] = ()
     enabled: bool = True
+    #: Where later entries appended to it, overrode it or switched it (``FILE:LINE``).
+    amended: tuple[str, ...] = ()
     predicate: Predicate | None = field(default=None, repr=False)
+    #: The event names the condition can hold for; None: it may hold for any.
+    event_names: frozenset[str] | None = field(default=None, repr=False)
+    #: Where each key was last written, so that a problem names that line.
+    origins: dict[str, Origin] = field(default_factory=dict, repr=False)
 
     def matches(self, fields: Mapping[str, Any]) -> bool:
         return self.predicate is not None and self.predicate(fields)
 
     def render(self, fields: Mapping[str, Any]) -> str:
         """The output with each ``%field`` filled; Falco writes ``<NA>`` for none."""
-        return _FIELD.sub(lambda match: _shown(fields.get(match.group(1))), self.output)
+        return _FIELD.sub(
+            lambda match: _shown(fields.get(match.group(1) or match.group(2))),
+            self.output,
+        )
+
+    def origin(self, key: str) -> Origin:
+        file, _, line = self.source.rpartition(":")
+        return self.origins.get(key, (file, int(line) if line.isdigit() else 0))
+
+
+def output_fields(output: str) -> list[str]:
+    """The fields an output template names, in order."""
+    return [match.group(1) or match.group(2) for match in _FIELD.finditer(output)]
 
 
 def _shown(value: Any) -> str:
@@ -102,122 +182,624 @@ class RuleSet:
     rules: list[Rule] = field(default_factory=list)
     macros: dict[str, str] = field(default_factory=dict)
     lists: dict[str, list[Any]] = field(default_factory=dict)
+    #: Where each macro and list was last written, by ``(kind, name)``.
+    origins: dict[tuple[str, str], Origin] = field(default_factory=dict, repr=False)
+    #: Macros whose entries could not be loaded: what uses them is not reported again.
+    unloaded: set[str] = field(default_factory=set, repr=False)
+    #: Rules whose entries could not be loaded, kept to report their conditions too.
+    rejected: list[Rule] = field(default_factory=list, repr=False)
+    #: The rules that can match each event name, in load order; filled as met.
+    by_event: dict[str | None, list[Rule]] = field(default_factory=dict, repr=False)
 
     def matching(self, fields: Mapping[str, Any]) -> list[Rule]:
-        return [rule for rule in self.rules if rule.enabled and rule.matches(fields)]
+        """The enabled rules whose condition holds, in load order.
+
+        Only the rules whose condition can hold for the event's name are evaluated:
+        most rules name the one call they are about.
+        """
+        name = fields.get("evt.name")
+        rules = self._for_event(name if isinstance(name, str) else None)
+        return [rule for rule in rules if rule.enabled and rule.matches(fields)]
+
+    def _for_event(self, name: str | None) -> list[Rule]:
+        rules = self.by_event.get(name)
+        if rules is None:
+            rules = [rule for rule in self.rules if _may_match(rule, name)]
+            self.by_event[name] = rules
+        return rules
+
+    def rule(self, name: str) -> Rule | None:
+        return next((rule for rule in self.rules if rule.name == name), None)
 
     def compile(self) -> None:
-        """Compile every enabled rule; every broken condition is reported at once."""
-        definitions = Definitions(self.macros, self.lists, is_known_field)
-        errors: list[str] = []
-        for rule in self.rules:
+        """Compile every rule; every broken condition is reported at once."""
+        problems = self.compile_problems()
+        if problems:
+            raise RuleError(_joined(problems), problems)
+
+    def compile_problems(self) -> list[RuleProblem]:
+        """Compile every rule; the problems met, each where it is written."""
+        self.by_event.clear()
+        lists, problems = self._expanded_lists()
+        definitions = Definitions(self.macros, lists, is_known_field)
+        broken, macro_problems = self._macro_problems(definitions)
+        problems += macro_problems
+        for rule in [*self.rules, *self.rejected]:
+            problems += _rule_problems(rule, definitions, broken | self.unloaded)
+        return problems
+
+    def _expanded_lists(self) -> tuple[dict[str, list[Any]], list[RuleProblem]]:
+        """Each list with the items of the lists it names in their place."""
+        expanded: dict[str, list[Any]] = {}
+        problems: list[RuleProblem] = []
+        for name in self.lists:
             try:
-                rule.predicate = compile_condition(rule.condition, definitions)
+                expanded[name] = _list_items(self.lists, name, ())
+            except ValueError as exc:
+                file, line = self.origins.get(("list", name), ("", 0))
+                problems.append(RuleProblem(file, line, name, str(exc), kind="list"))
+                expanded[name] = []
+        return expanded, problems
+
+    def _macro_problems(
+        self, definitions: Definitions
+    ) -> tuple[set[str], list[RuleProblem]]:
+        """Each macro compiled alone; a problem is reported in the macro it is in."""
+        broken: set[str] = set()
+        problems: list[RuleProblem] = []
+        for name in self.macros:
+            try:
+                compile_macro(name, definitions)
             except ConditionError as exc:
-                errors.append(f"{rule.source}: rule {rule.name!r}: {exc}")
-        if errors:
-            raise RuleError("; ".join(errors))
+                broken.add(name)
+                if exc.culprit in (None, name) and exc.macro not in self.unloaded:
+                    file, line = self.origins.get(("macro", name), ("", 0))
+                    problems.append(_condition_problem(exc, file, line, name, "macro"))
+        return broken, problems
+
+
+def _may_match(rule: Rule, name: str | None) -> bool:
+    return rule.event_names is None or name in rule.event_names
+
+
+def _list_items(
+    lists: Mapping[str, list[Any]], name: str, path: tuple[str, ...]
+) -> Any:
+    if name in path:
+        loop = " -> ".join((*path, name))
+        raise ValueError(f"lists name each other in a loop ({loop})")
+
+    items: list[Any] = []
+    for item in lists[name]:
+        if isinstance(item, str) and item in lists:
+            items += _list_items(lists, item, (*path, name))
+        else:
+            items.append(item)
+    return items
+
+
+def _rule_problems(
+    rule: Rule, definitions: Definitions, broken: set[str]
+) -> list[RuleProblem]:
+    problems: list[RuleProblem] = []
+    try:
+        rule.predicate = compile_condition(rule.condition, definitions)
+        rule.event_names = event_names(rule.condition, definitions)
+    except ConditionError as exc:
+        if exc.macro not in broken:
+            file, line = rule.origin("condition")
+            problems.append(_condition_problem(exc, file, line, rule.name, "rule"))
+
+    unknown = [name for name in output_fields(rule.output) if not is_known_field(name)]
+    for name in dict.fromkeys(unknown):
+        file, line = rule.origin("output")
+        msg = f"output names unknown field {name!r}; it would always read <NA>"
+        problems.append(RuleProblem(file, line, rule.name, msg))
+    return problems
+
+
+def _condition_problem(
+    exc: ConditionError, file: str, line: int, name: str, kind: str
+) -> RuleProblem:
+    column = exc.position + 1 if exc.position is not None else None
+    return RuleProblem(
+        file, line, name, exc.reason, column, kind=kind, condition=exc.condition
+    )
+
+
+def _joined(problems: Iterable[RuleProblem]) -> str:
+    return "\n".join(str(problem) for problem in problems)
 
 
 def load_rule_files(paths: Iterable[Path]) -> RuleSet:
-    """Load rule files in order into one compiled rule set."""
-    rule_set = RuleSet()
-    for path in paths:
-        _add_entries(rule_set, _read_entries(path), str(path))
-    rule_set.compile()
+    """Load rule files in order into one compiled rule set; raises :class:`RuleError`.
+
+    The error's message has every problem of every file, one a line.
+    """
+    rule_set, problems = read_rule_files(paths)
+    if problems:
+        raise RuleError(_joined(problems), problems)
     return rule_set
 
 
-def _read_entries(path: Path) -> list[Any]:
+def validate_rule_files(paths: Iterable[Path]) -> list[RuleProblem]:
+    """Every problem of these rule files, loaded in order; empty when they are valid."""
+    return read_rule_files(paths)[1]
+
+
+def read_rule_files(paths: Iterable[Path]) -> tuple[RuleSet, list[RuleProblem]]:
+    """The rule set of these files, loaded in order, and every problem met."""
+    rule_set = RuleSet()
+    problems: list[RuleProblem] = []
+    order: dict[str, int] = {}
+    for path in paths:
+        order.setdefault(str(path), len(order))
+        for entry in _read_entries(path, problems):
+            problems += _added(rule_set, entry)
+    problems += rule_set.compile_problems()
+    # Problems found on loading and on compiling, read in the order of the files.
+    problems.sort(key=lambda problem: (order.get(problem.file, 0), problem.line))
+    return rule_set, problems
+
+
+# -- reading a file: entries with the line of each key --------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One entry of a rule file and where each of its keys is written."""
+
+    body: Mapping[str, Any]
+    file: str
+    line: int
+    lines: Mapping[str, int]
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def origin(self, key: str) -> Origin:
+        return (self.file, self.lines.get(key, self.line))
+
+
+def _read_entries(path: Path, problems: list[RuleProblem]) -> list[_Entry]:
     import yaml
 
+    where = str(path)
     try:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise RuleError(f"{path}: cannot read rule file: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        msg = f"{path}: not UTF-8 text (byte {exc.start}); a rule file is YAML"
-        raise RuleError(msg) from exc
-    except yaml.YAMLError as exc:
-        raise RuleError(f"{path}: not valid YAML: {exc}") from exc
-
-    if entries is None:
+        msg = f"cannot read rule file: {exc.strerror or exc}"
+        problems.append(RuleProblem(where, 0, None, msg))
         return []
-    if not isinstance(entries, list):
-        msg = f"{path}: a rule file is a YAML list of rule, macro and list entries"
-        raise RuleError(msg)
+    except UnicodeDecodeError as exc:
+        msg = f"not UTF-8 text (byte {exc.start}); a rule file is YAML"
+        problems.append(RuleProblem(where, 0, None, msg))
+        return []
+
+    loader = yaml.SafeLoader(text)
+    try:
+        return _entries(loader, loader.get_single_node(), where, problems)
+    except yaml.YAMLError as exc:
+        problems.append(_yaml_problem(exc, where))
+        return []
+    finally:
+        loader.dispose()
+
+
+def _entries(
+    loader: Any, root: Any, where: str, problems: list[RuleProblem]
+) -> list[_Entry]:
+    import yaml
+
+    if root is None:
+        return []
+    if not isinstance(root, yaml.SequenceNode):
+        msg = "a rule file is a YAML list of rule, macro and list entries"
+        problems.append(RuleProblem(where, root.start_mark.line + 1, None, msg))
+        return []
+
+    entries: list[_Entry] = []
+    for node in root.value:
+        line = node.start_mark.line + 1
+        if not isinstance(node, yaml.MappingNode):
+            msg = "each entry is a mapping with a rule, macro or list key"
+            problems.append(RuleProblem(where, line, None, msg))
+            continue
+        try:
+            body = loader.construct_document(node)
+        except yaml.YAMLError as exc:
+            problems.append(_yaml_problem(exc, where))
+            continue
+        lines = _key_lines(node, where, problems)
+        entries.append(_Entry(body, where, line, lines))
     return entries
 
 
-def _add_entries(rule_set: RuleSet, entries: Sequence[Any], where: str) -> None:
-    errors: list[str] = []
-    for index, entry in enumerate(entries):
-        label = f"{where}: entry {index + 1}"
-        try:
-            _add_entry(rule_set, entry, label)
-        except (ValueError, KeyError, TypeError) as exc:
-            errors.append(f"{label}: {exc}")
-    if errors:
-        raise RuleError("; ".join(errors))
+def _key_lines(node: Any, where: str, problems: list[RuleProblem]) -> dict[str, int]:
+    """The line of each key; a key given twice is a problem (YAML keeps the last)."""
+    lines: dict[str, int] = {}
+    for key_node, _ in node.value:
+        key, line = str(key_node.value), key_node.start_mark.line + 1
+        if key in lines:
+            msg = f"key {key!r} is given twice in this entry (line {lines[key]} too)"
+            problems.append(RuleProblem(where, line, None, msg))
+        lines.setdefault(key, line)
+    return lines
 
 
-def _add_entry(rule_set: RuleSet, entry: Any, where: str) -> None:
-    if not isinstance(entry, Mapping):
-        raise ValueError("each entry is a mapping with a rule, macro or list key")
+def _yaml_problem(exc: Any, where: str) -> RuleProblem:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else 0
+    reason = getattr(exc, "problem", None) or str(exc)
+    return RuleProblem(where, line, None, f"not valid YAML: {reason}")
 
-    if "macro" in entry:
-        rule_set.macros[str(entry["macro"])] = _required(entry, "condition")
+
+# -- what an entry does to the rule set ---------------------------------------------
+
+_KINDS = ("rule", "macro", "list")
+_KEYS = {
+    "rule": {"rule", "desc", "condition", "output", "priority", "tags", "enabled"},
+    "macro": {"macro", "condition"},
+    "list": {"list", "items"},
+}
+#: Keys of Falco rules for its own engine (event sources, captures): accepted, unused.
+_FALCO_ONLY = {"source", "warn_evttypes", "skip-if-unknown-filter", "capture"}
+#: Entries of Falco rule files that say which Falco a file needs; accepted, unused.
+_FALCO_ENTRIES = {"required_engine_version", "required_plugin_versions"}
+#: What ``override`` may do with each key.
+_OVERRIDES: dict[str, dict[str, set[str]]] = {
+    "rule": {
+        "condition": {"append", "replace"},
+        "tags": {"append", "replace"},
+        "output": {"replace"},
+        "priority": {"replace"},
+        "desc": {"replace"},
+        "enabled": {"replace"},
+    },
+    "macro": {"condition": {"append", "replace"}},
+    "list": {"items": {"append", "replace"}},
+}
+_APPENDED = {"rule": "condition", "macro": "condition", "list": "items"}
+
+
+class _EntryError(ValueError):
+    """Problems of one entry: each a message and the key it is about."""
+
+    def __init__(
+        self, *items: tuple[str, str | None], rejected: Rule | None = None
+    ) -> None:
+        super().__init__("; ".join(message for message, _ in items))
+        self.items = items
+        #: The rule as far as it could be read, so that its condition is checked too.
+        self.rejected = rejected
+
+
+def _added(rule_set: RuleSet, entry: _Entry) -> list[RuleProblem]:
+    """Add one entry; its problems, each on the line of the key it is about."""
+    kind, name = _identity(entry.body)
+    try:
+        _add(rule_set, entry, kind, name)
+    except _EntryError as exc:
+        if kind == "macro" and name:
+            rule_set.unloaded.add(name)
+        if exc.rejected is not None:
+            rule_set.rejected.append(exc.rejected)
+        return [
+            RuleProblem(
+                entry.file,
+                entry.lines.get(key or "", entry.line),
+                name,
+                message,
+                kind=kind,
+            )
+            for message, key in exc.items
+        ]
+    return []
+
+
+def _identity(body: Mapping[str, Any]) -> tuple[str, str | None]:
+    kind = next((kind for kind in _KINDS if kind in body), "")
+    name = body.get(kind) if kind else None
+    return kind, name if isinstance(name, str) and name.strip() else None
+
+
+def _add(rule_set: RuleSet, entry: _Entry, kind: str, name: str | None) -> None:
+    body = entry.body
+    if not kind:
+        if body and set(body) <= _FALCO_ENTRIES:
+            return
+        raise _EntryError(("entry has none of the keys rule, macro or list", None))
+
+    others = [other for other in _KINDS if other != kind and other in body]
+    if others:
+        msg = f"entry has both {kind!r} and {others[0]!r}; an entry defines one thing"
+        raise _EntryError((msg, others[0]))
+
+    if name is None:
+        raise _EntryError((f"{kind!r} needs a name", kind))
+
+    _check_keys(entry, kind)
+    override = _override(entry, kind)
+    if kind == "macro":
+        _add_macro(rule_set, entry, name, override)
+    elif kind == "list":
+        _add_list(rule_set, entry, name, override)
+    else:
+        _add_rule(rule_set, entry, name, override)
+
+
+def _check_keys(entry: _Entry, kind: str) -> None:
+    import difflib
+
+    known = _KEYS[kind] | {"append", "override"}
+    if kind == "rule":
+        known |= _FALCO_ONLY
+    problems: list[tuple[str, str | None]] = []
+    for key in entry.body:
+        if key in known:
+            continue
+        if key == "exceptions":
+            msg = "Falco's exceptions are not supported; write a waiver for the case"
+            problems.append((f"{msg} (.tfdrift-waivers.yml)", key))
+            continue
+        close = difflib.get_close_matches(str(key), sorted(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        problems.append((f"unknown key {key!r} in a {kind} entry{hint}", key))
+    if problems:
+        raise _EntryError(*problems)
+
+
+def _override(entry: _Entry, kind: str) -> dict[str, str] | None:
+    """What the entry does to an earlier one of its name, key by key; None: define."""
+    body = entry.body
+    append, override = body.get("append"), body.get("override")
+    if append is not None and override is not None:
+        msg = "give append or override, not both (override says it key by key)"
+        raise _EntryError((msg, "override"))
+
+    if append is not None:
+        return _append_mode(entry, kind, append)
+    if override is None:
+        return None
+    if not isinstance(override, Mapping) or not override:
+        msg = "override maps keys to append or replace, e.g. {condition: append}"
+        raise _EntryError((msg, "override"))
+    return _override_modes(entry, kind, override)
+
+
+def _append_mode(entry: _Entry, kind: str, append: Any) -> dict[str, str] | None:
+    if not isinstance(append, bool):
+        raise _EntryError(("append is true or false", "append"))
+    if not append:
+        return None
+
+    target = _APPENDED[kind]
+    extra = sorted(set(entry.body) - {kind, "append", target} - _FALCO_ONLY)
+    if extra:
+        key = extra[0]
+        msg = f"append: true adds to the {target} only; to change {key!r} use"
+        raise _EntryError((f"{msg} override: {{{key}: replace}}", key))
+    if target not in entry.body:
+        raise _EntryError((f"append: true needs the {target} to add", "append"))
+    return {target: "append"}
+
+
+def _override_modes(
+    entry: _Entry, kind: str, override: Mapping[Any, Any]
+) -> dict[str, str]:
+    allowed = _OVERRIDES[kind]
+    problems: list[tuple[str, str | None]] = []
+    for key, mode in override.items():
+        if key not in allowed:
+            names = ", ".join(allowed)
+            msg = f"override cannot change {key!r} (only {names})"
+            problems.append((msg, "override"))
+        elif mode not in allowed[key]:
+            ways = " or ".join(sorted(allowed[key]))
+            msg = f"override of {key!r} is {ways}, not {mode!r}"
+            problems.append((msg, "override"))
+        elif key not in entry.body:
+            msg = f"override names {key!r} but the entry has none"
+            problems.append((msg, "override"))
+    for key in set(entry.body) - set(override) - {kind, "override"} - _FALCO_ONLY:
+        msg = f"{key!r} is given but override does not say append or replace for it"
+        problems.append((msg, key))
+    if problems:
+        raise _EntryError(*problems)
+    return {str(key): str(mode) for key, mode in override.items()}
+
+
+def _add_macro(
+    rule_set: RuleSet, entry: _Entry, name: str, override: dict[str, str] | None
+) -> None:
+    condition = _condition(entry)
+    if override is not None:
+        earlier = rule_set.macros.get(name)
+        if earlier is None:
+            raise _EntryError((_nothing_earlier("macro", name), "macro"))
+        condition = _combined(earlier, condition, override["condition"])
+    rule_set.macros[name] = condition
+    rule_set.origins["macro", name] = entry.origin("condition")
+
+
+def _add_list(
+    rule_set: RuleSet, entry: _Entry, name: str, override: dict[str, str] | None
+) -> None:
+    items = _items(entry)
+    if override is not None:
+        earlier = rule_set.lists.get(name)
+        if earlier is None:
+            raise _EntryError((_nothing_earlier("list", name), "list"))
+        if override["items"] == "append":
+            items = [*earlier, *items]
+    rule_set.lists[name] = items
+    rule_set.origins["list", name] = entry.origin("items")
+
+
+def _add_rule(
+    rule_set: RuleSet, entry: _Entry, name: str, override: dict[str, str] | None
+) -> None:
+    """A new rule, one of the same name replaced, overridden or switched on or off."""
+    existing = rule_set.rule(name)
+    if override is None and set(entry.body) <= {"rule", "enabled"}:
+        override = {"enabled": "replace"}
+        if existing is None:
+            msg = f"{_nothing_earlier('rule', name)} to switch on or off"
+            raise _EntryError((msg, "rule"))
+
+    if override is not None:
+        if existing is None:
+            raise _EntryError((_nothing_earlier("rule", name), "rule"))
+        _override_rule(existing, entry, override)
         return
 
-    if "list" in entry:
-        items = entry.get("items")
-        if not isinstance(items, list):
-            raise ValueError(f"list {entry['list']!r} needs 'items' as a list")
-        rule_set.lists[str(entry["list"])] = list(items)
-        return
-
-    if "rule" in entry:
-        _add_rule(rule_set, entry, where)
-        return
-
-    raise ValueError("entry has none of the keys rule, macro or list")
-
-
-def _add_rule(rule_set: RuleSet, entry: Mapping[str, Any], where: str) -> None:
-    """A new rule, a rule of the same name replaced, or one switched on or off."""
-    name = str(entry["rule"])
-    existing = next((rule for rule in rule_set.rules if rule.name == name), None)
-    if existing is not None and set(entry) <= {"rule", "enabled"}:
-        existing.enabled = bool(entry.get("enabled", True))
-        return
-
-    rule = _rule(entry, where)
+    rule = _new_rule(entry, name)
     if existing is None:
         rule_set.rules.append(rule)
     else:
         rule_set.rules[rule_set.rules.index(existing)] = rule
 
 
-def _rule(entry: Mapping[str, Any], where: str) -> Rule:
-    tags = entry.get("tags") or ()
-    return Rule(
-        name=str(entry["rule"]),
-        condition=_required(entry, "condition"),
-        output=_required(entry, "output"),
-        priority=priority_name(_required(entry, "priority")),
-        source=where,
-        desc=str(entry.get("desc") or ""),
-        tags=tuple(str(tag) for tag in tags),
-        enabled=bool(entry.get("enabled", True)),
+def _nothing_earlier(kind: str, name: str) -> str:
+    return (
+        f"no {kind} {name!r} is defined before this entry (files load in order, "
+        "the built-in rules first)"
     )
 
 
-def _required(entry: Mapping[str, Any], key: str) -> str:
-    value = entry.get(key)
-    if value is None or not str(value).strip():
-        name = entry.get("rule") or entry.get("macro") or entry.get("list")
-        raise ValueError(f"{name!r} has no {key!r}")
-    return " ".join(str(value).split()) if key == "condition" else str(value).strip()
+def _new_rule(entry: _Entry, name: str) -> Rule:
+    values, problems = _rule_values(entry, ("condition", "output", "priority"))
+    if problems:
+        raise _EntryError(*problems, rejected=_stand_in(entry, name, values))
+    return Rule(
+        name=name,
+        condition=values["condition"],
+        output=values["output"],
+        priority=values["priority"],
+        source=entry.where,
+        desc=values.get("desc", ""),
+        tags=values.get("tags", ()),
+        enabled=values.get("enabled", True),
+        origins={key: entry.origin(key) for key in ("condition", "output")},
+    )
+
+
+def _stand_in(entry: _Entry, name: str, values: Mapping[str, Any]) -> Rule | None:
+    if "condition" not in values:
+        return None
+    return Rule(
+        name=name,
+        condition=values["condition"],
+        output=values.get("output", ""),
+        priority="debug",
+        source=entry.where,
+        enabled=False,
+        origins={key: entry.origin(key) for key in ("condition", "output")},
+    )
+
+
+def _override_rule(rule: Rule, entry: _Entry, override: dict[str, str]) -> None:
+    """Every value is checked before any is changed: a bad entry changes nothing."""
+    values, problems = _rule_values(entry, ())
+    if problems:
+        raise _EntryError(*problems)
+
+    for key, mode in override.items():
+        value = values[key]
+        if key == "condition":
+            value = _combined(rule.condition, value, mode)
+        elif key == "tags" and mode == "append":
+            value = (*rule.tags, *(tag for tag in value if tag not in rule.tags))
+        setattr(rule, key, value)
+        rule.origins[key] = entry.origin(key)
+    rule.amended = (*rule.amended, entry.where)
+
+
+def _rule_values(
+    entry: _Entry, required: Sequence[str]
+) -> tuple[dict[str, Any], list[tuple[str, str | None]]]:
+    """The rule's keys read and checked; every problem of the entry at once."""
+    readers = {
+        "condition": _condition,
+        "output": _output,
+        "priority": _priority,
+        "desc": _desc,
+        "tags": _tags,
+        "enabled": _enabled,
+    }
+    values: dict[str, Any] = {}
+    problems: list[tuple[str, str | None]] = []
+    for key, read in readers.items():
+        if key not in entry.body and key not in required:
+            continue
+        try:
+            values[key] = read(entry)
+        except _EntryError as exc:
+            problems += exc.items
+    return values, problems
+
+
+def _combined(earlier: str, condition: str, mode: str) -> str:
+    """Falco appends the text as written, so an appended part starts with and/or."""
+    return f"{earlier} {condition}" if mode == "append" else condition
+
+
+def _text(entry: _Entry, key: str) -> str:
+    value = entry.body.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise _EntryError((f"no {key!r}", key))
+    if not isinstance(value, str):
+        raise _EntryError((f"{key!r} is text, not {type(value).__name__}", key))
+    return value.strip()
+
+
+def _condition(entry: _Entry) -> str:
+    """The condition on one line: columns count in it, quoted text keeps its spaces."""
+    text = _text(entry, "condition")
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _output(entry: _Entry) -> str:
+    return _text(entry, "output")
+
+
+def _desc(entry: _Entry) -> str:
+    return _text(entry, "desc") if entry.body.get("desc") else ""
+
+
+def _priority(entry: _Entry) -> str:
+    try:
+        return priority_name(_text(entry, "priority"))
+    except ValueError as exc:
+        raise _EntryError((str(exc), "priority")) from exc
+
+
+def _tags(entry: _Entry) -> tuple[str, ...]:
+    tags = entry.body.get("tags")
+    if tags is None:
+        return ()
+    if not isinstance(tags, list) or any(isinstance(tag, (list, dict)) for tag in tags):
+        raise _EntryError(("tags is a list of words, e.g. [kms, policy]", "tags"))
+    return tuple(str(tag) for tag in tags)
+
+
+def _enabled(entry: _Entry) -> bool:
+    enabled = entry.body.get("enabled")
+    if not isinstance(enabled, bool):
+        raise _EntryError(("enabled is true or false", "enabled"))
+    return enabled
+
+
+def _items(entry: _Entry) -> list[Any]:
+    items = entry.body.get("items")
+    if not isinstance(items, list):
+        raise _EntryError(("a list needs 'items' as a YAML list", "items"))
+    nested = [item for item in items if isinstance(item, (list, dict))]
+    if nested:
+        msg = "list items are single values; a list is named by its name"
+        raise _EntryError((f"{msg}, not written inside ({nested[0]!r})", "items"))
+    return list(items)
 
 
 @hookimpl(trylast=True)

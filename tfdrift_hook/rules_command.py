@@ -1,24 +1,31 @@
-"""``tfdrift-hook rules list``: the rules a check judges by, and where each is from.
+"""``tfdrift-hook rules``: list the rules in force, validate rule files, test them.
 
 The rules are those of the plugins (the built-in rule file first), then the files of
 ``rules`` in ``.tfdrift.yml`` and ``--rules``, in that order; a later rule of the same
-name replaces an earlier one, and ``enabled: false`` switches one off.
+name replaces an earlier one, ``append`` and ``override`` change it, and
+``enabled: false`` switches one off.
+
+``rules validate`` and ``rules test`` load the plugins' rule files and then the
+files named, so that a team's file can use the built-in macros and lists.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from tfdrift_hook.check_command import rules_in_force
+from tfdrift_hook.check_command import build_request, rules_in_force
 from tfdrift_hook.config import load_settings
 from tfdrift_hook.errors import ExitCode
-from tfdrift_hook.plugin_manager import build_plugin_manager
+from tfdrift_hook.findings import Finding
+from tfdrift_hook.pipeline import run_check
+from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager, call_each
 from tfdrift_hook.priorities import severity
 from tfdrift_hook.problems import Problems
-from tfdrift_hook.rules import Rule
+from tfdrift_hook.rules import Rule, RuleSet, read_rule_files
 
 
 def run_rules_list(
@@ -43,6 +50,7 @@ def _rule_json(rule: Rule) -> dict[str, Any]:
         "priority": rule.priority,
         "enabled": rule.enabled,
         "source": rule.source,
+        "amended": list(rule.amended),
         "tags": list(rule.tags),
     }
 
@@ -53,7 +61,139 @@ def _table(rules: list[Rule]) -> str:
     lines = [f"{'rule':<{width}}  {'priority':<13}  source"]
     for rule in rules:
         priority = rule.priority if rule.enabled else f"{rule.priority} (off)"
-        lines.append(f"{rule.name:<{width}}  {priority:<13}  {rule.source}")
+        lines.append(f"{rule.name:<{width}}  {priority:<13}  {_source(rule)}")
     enabled = sum(1 for rule in rules if rule.enabled)
     lines.append(f"{len(rules)} rules, {enabled} enabled.")
     return "\n".join(lines) + "\n"
+
+
+def _source(rule: Rule) -> str:
+    if not rule.amended:
+        return rule.source
+    return f"{rule.source}, changed at {', '.join(rule.amended)}"
+
+
+# -- rules validate ------------------------------------------------------------------
+
+
+def run_rules_validate(
+    paths: Sequence[Path], stream: TextIO, environ: Mapping[str, str]
+) -> int:
+    """Every problem of the files, one a line; 0 when valid, 2 (bad input) if not."""
+    problems = Problems()
+    files = _plugin_rule_files(build_plugin_manager(environ), problems)
+    rule_set, found = read_rule_files([*files, *paths])
+    for problem in found:
+        stream.write(f"{problem}\n")
+    if found:
+        stream.write(f"{len(found)} problems: not valid\n")
+        return int(ExitCode.USAGE)
+
+    counts = _counts(rule_set)
+    stream.write(f"{counts}: valid\n")
+    return int(ExitCode.INCOMPLETE if problems else ExitCode.OK)
+
+
+def _plugin_rule_files(plugins: Plugins, problems: Problems) -> list[Path]:
+    """The plugins' rule files in the order a check loads them, built-ins first."""
+    provided = call_each(plugins.manager.hook.tfdrift_rule_files, problems)
+    return list(reversed([path for _, group in provided for path in group]))
+
+
+def _counts(rule_set: RuleSet) -> str:
+    return (
+        f"{len(rule_set.rules)} rules, {len(rule_set.macros)} macros, "
+        f"{len(rule_set.lists)} lists"
+    )
+
+
+# -- rules test ----------------------------------------------------------------------
+
+
+def run_rules_test(
+    rule_file: Path,
+    options: Mapping[str, Any],
+    stream: TextIO,
+    environ: Mapping[str, str],
+) -> int:
+    """The check, judged by the built-in rules and ``rule_file``, told per rule.
+
+    Each rule the file defines, overrides or switches is shown with the records it
+    matched and its rendered output, or as matching nothing. 0 when the check read
+    everything, 3 when it could not, 2 for a bad file or option.
+    """
+    plugins = build_plugin_manager(environ)
+    request = build_request(options, environ, datetime.now(timezone.utc))
+    loading = Problems()
+    rules = rules_in_force(plugins, [rule_file], loading)
+    request.problems.extend(loading.items)
+    result = run_check(request, plugins.manager, rules)
+    tested = [rule for rule in rules.rules if _written_in(rule, rule_file)]
+    matches = {rule.name: _matches_of(rule, result.findings) for rule in tested}
+    if options.get("report_format") == "json":
+        _write_json(tested, matches, stream)
+    else:
+        _write_text(tested, matches, rule_file, stream)
+    for problem in result.problems.items:
+        stream.write(f"incomplete: {problem}\n")
+    return int(ExitCode.INCOMPLETE if result.problems else ExitCode.OK)
+
+
+def _written_in(rule: Rule, path: Path) -> bool:
+    prefix = f"{path}:"
+    return any(where.startswith(prefix) for where in (rule.source, *rule.amended))
+
+
+def _matches_of(rule: Rule, findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    return [
+        {
+            "event_id": finding.event.event_id,
+            "time": finding.event.timestamp,
+            "event": finding.event.name,
+            "address": finding.address,
+            "resource": finding.resource,
+            "output": finding.output,
+            "id": finding.id,
+        }
+        for finding in findings
+        if finding.rule is rule
+    ]
+
+
+def _write_json(
+    rules: Sequence[Rule], matches: Mapping[str, list[dict[str, Any]]], stream: TextIO
+) -> None:
+    for rule in rules:
+        line = {**_rule_json(rule), "matches": matches[rule.name]}
+        stream.write(json.dumps(line) + "\n")
+
+
+def _write_text(
+    rules: Sequence[Rule],
+    matches: Mapping[str, list[dict[str, Any]]],
+    rule_file: Path,
+    stream: TextIO,
+) -> None:
+    if not rules:
+        stream.write(f"{rule_file} defines, overrides or switches no rule.\n")
+        return
+
+    for rule in rules:
+        found = matches[rule.name]
+        state = "" if rule.enabled else ", off"
+        head = f"{rule.name} ({rule.priority}{state}, {_source(rule)})"
+        stream.write(
+            f"{head}: {_records(len(found)) if found else 'matched nothing'}\n"
+        )
+        for match in found:
+            where = match["address"] or match["resource"] or "-"
+            stream.write(
+                f"  {match['event_id']}  {match['time']}  {match['event']}  {where}\n"
+                f"    {match['output']}\n"
+            )
+    matched = sum(1 for rule in rules if matches[rule.name])
+    stream.write(f"{len(rules)} rules of {rule_file}, {matched} matched.\n")
+
+
+def _records(count: int) -> str:
+    return f"{count} record" if count == 1 else f"{count} records"

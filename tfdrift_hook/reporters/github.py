@@ -28,7 +28,7 @@ from tfdrift_hook.hookspecs import hookimpl
 from tfdrift_hook.priorities import PRIORITIES
 from tfdrift_hook.reporters.escaping import visible_escapes
 from tfdrift_hook.reporters.locations import repository_path, repository_root
-from tfdrift_hook.reporters.text import counted, describe_actor
+from tfdrift_hook.reporters.text import counted, describe_actor, finding_counts
 
 if TYPE_CHECKING:
     from tfdrift_hook.findings import Finding
@@ -193,10 +193,15 @@ def _left_out(ranked: list[Annotation], written: list[Annotation]) -> int:
 
 
 def _ranked(findings: Iterable[Finding]) -> list[Finding]:
-    """Most severe first; then by address and time, as a reader scans them."""
+    """Most severe first, waived ones last; then by address and time."""
     return sorted(
         findings,
-        key=lambda item: (-item.severity, item.address or "~", item.event.timestamp),
+        key=lambda item: (
+            item.waiver is not None,
+            -item.severity,
+            item.address or "~",
+            item.event.timestamp,
+        ),
     )
 
 
@@ -224,10 +229,13 @@ def _room_for_notice(written: list[Annotation], budget: Budget) -> bool:
 def _annotation(result: CheckResult, finding: Finding, root: Path) -> Annotation:
     path = repository_path(result, finding, root)
     location = finding.location if path is not None else None
+    # A waived finding does not gate, so it must not read as an error on the run.
+    level = NOTICE if finding.waiver is not None else LEVELS[finding.priority]
+    waived = "waived " if finding.waiver is not None else ""
     return Annotation(
-        level=LEVELS[finding.priority],
+        level=level,
         message=finding_message(finding),
-        title=f"{finding.priority}: {finding.rule.name} on {_subject(finding)}",
+        title=f"{waived}{finding.priority}: {finding.rule.name} on {_subject(finding)}",
         file=path,
         line=location.line if location is not None else None,
         end_line=location.end_line if location is not None else None,
@@ -249,6 +257,8 @@ def finding_message(finding: Finding) -> str:
     if finding.address:
         lines.append(f"address: {finding.address}")
     lines.append(f"rule: {finding.rule.name} ({finding.priority}), id {finding.id}")
+    if finding.waiver is not None:
+        lines.append(f"waived, so it does not gate: {finding.waiver.describe()}")
     return "\n".join(lines)
 
 
@@ -280,12 +290,7 @@ def _overflow(left_out: int, environ: Mapping[str, str]) -> Annotation:
 
 def summary_line(result: CheckResult, annotations: Annotations) -> str:
     """The line a person reads in the log; plain text, never a workflow command."""
-    counts = Counter(finding.priority for finding in result.findings)
-    by_priority = ", ".join(f"{counts[p]} {p}" for p in PRIORITIES if counts[p])
-    found = counted(len(result.findings), "finding")
-    parts = [f"tfdrift-hook {result.request.phase}: {found}"]
-    if by_priority:
-        parts[0] += f" ({by_priority})"
+    parts = [f"tfdrift-hook {result.request.phase}: {finding_counts(result)}"]
     annotated = sum(1 for item in annotations.written if item.finding is not None)
     parts.append(f"{annotated} annotated")
     if annotations.left_out:
@@ -375,13 +380,15 @@ def _size(path: Path) -> int:
 
 
 def step_outputs(result: CheckResult, report: str = "") -> dict[str, str]:
-    """``findings``, one count per priority, ``highest``, ``gating``, ``complete``,
-    ``report``."""
-    counts = Counter(finding.priority for finding in result.findings)
+    """``findings``, one count per priority, ``highest``, ``waived``, ``gating``,
+    ``complete``, ``report``; waived findings count only as ``waived``."""
+    standing = [finding for finding in result.findings if finding.waiver is None]
+    counts = Counter(finding.priority for finding in standing)
     present = [priority for priority in PRIORITIES if counts[priority]]
-    outputs = {"findings": str(len(result.findings))}
+    outputs = {"findings": str(len(standing))}
     outputs.update({priority: str(counts[priority]) for priority in PRIORITIES})
     outputs["highest"] = present[0] if present else "none"
+    outputs["waived"] = str(len(result.waived()))
     outputs["gating"] = str(len(result.gating()))
     outputs["complete"] = "true" if result.complete else "false"
     outputs["report"] = report

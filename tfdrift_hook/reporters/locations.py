@@ -25,13 +25,17 @@ def repository_root(environ: Mapping[str, str] = os.environ) -> Path:
 def repository_path(result: CheckResult, finding: Finding, root: Path) -> str | None:
     """The finding's file relative to ``root`` (``infra/kms/main.tf``), or None.
 
-    None when the finding has no location, or its file lies outside ``root``.
+    None when the finding has no location, or its file lies outside ``root``. An
+    absolute location (a waiver file's line) needs no configuration directory.
     """
     location, config_dir = finding.location, result.request.config_dir
-    if location is None or config_dir is None:
+    if location is None:
+        return None
+    if config_dir is None and not location.file.is_absolute():
         return None
 
-    path = (config_dir / location.file).resolve()
+    path = (config_dir or Path(".")) / location.file
+    path = path.resolve()
     try:
         return path.relative_to(root).as_posix()
     except ValueError:

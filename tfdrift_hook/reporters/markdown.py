@@ -100,8 +100,9 @@ def render_markdown(result: CheckResult, max_chars: int = MAX_CHARS) -> str:
 
 
 def _rank(finding: Finding) -> tuple[Any, ...]:
-    """Most severe first; then by address and time, as a reader scans them."""
-    return (-finding.severity, finding.address or "~", finding.event.time)
+    """Most severe first, waived ones last; then by address and time."""
+    waived = finding.waiver is not None
+    return (waived, -finding.severity, finding.address or "~", finding.event.time)
 
 
 @dataclass
@@ -199,7 +200,7 @@ def _headline(result: CheckResult) -> list[str]:
         "",
         _verdict_sentence(result),
         "",
-        f"Findings: {_counts(result.findings)}.",
+        f"Findings: {_counts(result)}.",
         "",
         *_inputs(result),
         "",
@@ -223,17 +224,19 @@ def _verdict_sentence(result: CheckResult) -> str:
         )
     if gating:
         return f"{at_or_above}: this run is stopped."
-    below = len(result.findings)
+    below = len(result.findings) - len(result.waived())
     listed = f" {counted(below, 'finding')} below it, for review." if below else ""
     return f"Nothing at or above --fail-on {fail_on}.{listed}"
 
 
-def _counts(findings: Sequence[Finding]) -> str:
-    if not findings:
-        return "none"
+def _counts(result: CheckResult) -> str:
+    """Findings by priority; waived ones apart, as they do not gate."""
+    waived = len(result.waived())
+    findings = [item for item in result.findings if item.waiver is None]
     counts = Counter(finding.priority for finding in findings)
     by_priority = ", ".join(f"{counts[p]} {p}" for p in PRIORITIES if counts[p])
-    return f"{len(findings)} ({by_priority})"
+    text = f"{len(findings)} ({by_priority})" if findings else "none"
+    return f"{text}, {waived} waived" if waived else text
 
 
 def _inputs(result: CheckResult) -> list[str]:
@@ -295,7 +298,7 @@ def _notes(result: CheckResult, room: int) -> list[str]:
 def _row(number: int, finding: Finding) -> str:
     cells = [
         str(number),
-        finding.priority.upper(),
+        finding.priority.upper() + (" (waived)" if finding.waiver else ""),
         escape_markdown(finding.rule.name, CELL_LIMIT),
         escape_markdown(_address(finding), CELL_LIMIT),
         escape_markdown(finding.event.actor.name, CELL_LIMIT) or "(unknown)",
@@ -307,26 +310,44 @@ def _row(number: int, finding: Finding) -> str:
 def _address(finding: Finding) -> str:
     if finding.address:
         return finding.address
+    if finding.candidate.stale_waiver is not None:
+        return f"waiver {finding.resource}"
     kind = finding.candidate.target.terraform_type or "resource"
     return f"(not in state: {kind}) {finding.resource}"
 
 
 def _details(number: int, finding: Finding) -> str:
-    event = finding.event
-    status = STATUS_WORDS.get(finding.candidate.status, finding.candidate.status)
+    waived = " (waived)" if finding.waiver is not None else ""
     lines = [
-        f"#### {number}. {finding.priority.upper()} "
+        f"#### {number}. {finding.priority.upper()}{waived} "
         f"{escape_markdown(finding.rule.name)}: {escape_markdown(_address(finding))}",
         "",
         f"* what: {escape_markdown(finding.output)}",
-        f"* event: {escape_markdown(event.name)} at {event.timestamp}, "
-        f"{escape_markdown(status)} ({finding.id})",
-        f"* who: {escape_markdown(describe_actor(event.actor))}",
+        *_waiver_lines(finding),
         *_location(finding),
         *_changes(finding),
         *_plan(finding),
     ]
     return "\n".join([*lines, ""])
+
+
+def _waiver_lines(finding: Finding) -> list[str]:
+    """Who waived the finding, or the stale waiver it reports, else the event."""
+    status = STATUS_WORDS.get(finding.candidate.status, finding.candidate.status)
+    stale = finding.candidate.stale_waiver
+    if stale is not None:
+        described = escape_markdown(stale.describe())
+        return [f"* {escape_markdown(status)}: {described} ({finding.id})"]
+
+    event = finding.event
+    lines = [
+        f"* event: {escape_markdown(event.name)} at {event.timestamp}, "
+        f"{escape_markdown(status)} ({finding.id})",
+        f"* who: {escape_markdown(describe_actor(event.actor))}",
+    ]
+    if finding.waiver is not None:
+        lines.append(f"* waived: {escape_markdown(finding.waiver.describe())}")
+    return lines
 
 
 def _location(finding: Finding) -> list[str]:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from tfdrift_hook.findings import Finding
     from tfdrift_hook.pipeline import CheckResult
     from tfdrift_hook.rules import Rule
+    from tfdrift_hook.waivers import Waiver
 
 FORMAT = "sarif"
 SCHEMA_URI = (
@@ -162,7 +163,7 @@ def _result(
     result: CheckResult, finding: Finding, rule_index: int, root: Path
 ) -> dict[str, Any]:
     event = finding.event
-    return {
+    sarif: dict[str, Any] = {
         "ruleId": finding.rule.name,
         "ruleIndex": rule_index,
         "level": LEVELS[finding.priority],
@@ -183,6 +184,19 @@ def _result(
             "account": event.account,
         },
     }
+    if finding.waiver is not None:
+        sarif["suppressions"] = [_suppression(finding.waiver)]
+    return sarif
+
+
+def _suppression(waiver: Waiver) -> dict[str, Any]:
+    """A waiver as SARIF writes an accepted suppression; inline ones are in source."""
+    return {
+        "kind": "inSource" if waiver.inline else "external",
+        "status": "accepted",
+        "justification": plain_text(waiver.describe()),
+        "properties": waiver.to_json(),
+    }
 
 
 def _message(finding: Finding) -> str:
@@ -194,6 +208,8 @@ def _message(finding: Finding) -> str:
         f"when: {event.name} at {event.timestamp}",
         f"status: {finding.candidate.status}",
     ]
+    if finding.waiver is not None:
+        lines.append(f"waived: {finding.waiver.describe()}")
     return "\n".join(plain_text(line) for line in lines)
 
 

@@ -38,6 +38,8 @@ STATUS_WORDS = {
     "coverage_gap": "the trail may not record this Region's KMS calls",
     "unexplained_drift": "drift in the plan that no event of the window explains",
     "guardrail": "what this apply would do",
+    "waiver_expired": "a waiver past its expiry date",
+    "waiver_unused": "a waiver that matched no finding",
 }
 
 PLAN_WORDS = {
@@ -134,9 +136,7 @@ def _findings(findings: Sequence[Finding]) -> list[str]:
     ordered = sorted(findings, key=_group_key)
     for (address, resource), group in groupby(ordered, key=_group_key):
         items = sorted(group, key=_most_severe_first)
-        kind = items[0].candidate.target.terraform_type or "resource"
-        title = address if address != _NO_ADDRESS else f"(not in state: {kind})"
-        lines.append(f"{title}  {resource}")
+        lines.append(_group_title(items[0], address, resource))
         for finding in items:
             lines += _finding(finding)
         lines.append("")
@@ -145,6 +145,14 @@ def _findings(findings: Sequence[Finding]) -> list[str]:
 
 #: Sorts after every address, so findings outside the state come last.
 _NO_ADDRESS = "~"
+
+
+def _group_title(finding: Finding, address: str, resource: str) -> str:
+    if finding.candidate.stale_waiver is not None:
+        return f"waiver {resource}"
+    kind = finding.candidate.target.terraform_type or "resource"
+    title = address if address != _NO_ADDRESS else f"(not in state: {kind})"
+    return f"{title}  {resource}"
 
 
 def _most_severe_first(finding: Finding) -> tuple[int, str]:
@@ -158,9 +166,18 @@ def _group_key(finding: Finding) -> tuple[str, str]:
 def _finding(finding: Finding) -> list[str]:
     event = finding.event
     status = STATUS_WORDS.get(finding.candidate.status, finding.candidate.status)
+    mark = "  (waived)" if finding.waiver is not None else ""
     lines = [
-        f"  {finding.priority.upper()}  {finding.rule.name}  [{finding.id}]",
+        f"  {finding.priority.upper()}  {finding.rule.name}  [{finding.id}]{mark}",
         f"    {finding.output}",
+    ]
+    if finding.waiver is not None:
+        lines.append(f"    waived: {finding.waiver.describe()}")
+    stale = finding.candidate.stale_waiver
+    if stale is not None:
+        return [*lines, f"    {status}: {stale.describe()}"]
+
+    lines += [
         f"    {event.name} at {event.timestamp}, {status}",
         f"    who: {describe_actor(event.actor)}",
     ]
@@ -302,10 +319,8 @@ def _notes(result: CheckResult) -> list[str]:
 
 
 def _footer(result: CheckResult) -> list[str]:
-    counts = Counter(finding.priority for finding in result.findings)
-    summary = ", ".join(f"{counts[p]} {p}" for p in PRIORITIES if counts[p]) or "none"
+    lines = [f"{finding_counts(result)}."]
     gating = result.gating()
-    lines = [f"{counted(len(result.findings), 'finding')} ({summary})."]
     if result.problems:
         stopped = f", and {len(gating)} at or above --fail-on" if gating else ""
         lines.append(
@@ -321,6 +336,16 @@ def _footer(result: CheckResult) -> list[str]:
             f"Nothing at or above --fail-on {result.request.fail_on} (exit 0)."
         )
     return lines
+
+
+def finding_counts(result: CheckResult) -> str:
+    """``3 findings (1 error, 2 warning), 1 waived``: waived ones counted apart."""
+    waived = result.waived()
+    standing = [item for item in result.findings if item.waiver is None]
+    counts = Counter(finding.priority for finding in standing)
+    summary = ", ".join(f"{counts[p]} {p}" for p in PRIORITIES if counts[p]) or "none"
+    text = f"{counted(len(standing), 'finding')} ({summary})"
+    return f"{text}, {len(waived)} waived" if waived else text
 
 
 @hookimpl(trylast=True)
