@@ -548,6 +548,7 @@ def test_request_settings_hold_the_sections_source_plugins_read(
         "settle_minutes",
         "sources",
         "receipts",
+        "metrics",
     }
     assert sections["sources"]["s3"]["bucket"] == "my-trail-bucket"
     assert sections["regions"] == ["us-east-1", "eu-west-1"]

@@ -25,7 +25,7 @@ from tfdrift_hook.metrics import (
     ROTATION_CHANGES,
     STATE_TRANSITIONS,
 )
-from tfdrift_hook.rules import load_rule_files
+from tfdrift_hook.rule_files import load_rule_files
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DASHBOARD = EXAMPLES / "grafana" / "tfdrift-kms-dashboard.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,3 +162,51 @@ def test_rules_test_names_the_rules_that_matched_nothing_and_speaks_json(
     assert rotation["matches"][0]["output"] == (
         f"KMS Key Rotation Disabled (key={KEY} user=alice)"
     )
+
+
+# -- the rule file a team starts from: examples/rules/tfdrift-rules.yaml --------------
+
+PROJECT = Path(__file__).resolve().parent.parent
+STARTER = PROJECT / "examples" / "rules" / "tfdrift-rules.yaml"
+EXAMPLE_STATE = PROJECT / "examples" / "terraform" / "terraform.tfstate"
+EXAMPLE_EVENTS = PROJECT / "examples" / "cloudtrail"
+
+
+def test_the_starter_rule_file_is_valid() -> None:
+    run = run_cli("rules", "validate", STARTER)
+
+    assert run.exit_code == 0, run.stdout
+    assert run.stdout.endswith(": valid\n")
+
+
+def test_the_starter_rule_file_changes_the_example_as_its_comments_say() -> None:
+    plain = check_json(EXAMPLE_STATE, EXAMPLE_EVENTS)
+    started = check_json(EXAMPLE_STATE, EXAMPLE_EVENTS, extra=("--rules", str(STARTER)))
+
+    # examples/cloudtrail/README.md: the partner's principals are granted by E18's
+    # PutKeyPolicy and E25's CreateGrant, and E17 edits the audit key's description.
+    gone = {
+        "kms_key_policy_external_grant",
+        "kms_grant_to_external_principal",
+        "kms_key_description_changed",
+    }
+    before = plain.rules()
+    after = started.rules()
+    assert gone <= set(before)
+    assert not gone & set(after)
+    # E33 schedules the audit key's deletion with 7 days of wait.
+    assert after.count("kms_key_deletion_short_wait") == 1
+    assert len(after) == len(before) - len(gone) + 1
+    # Alice (E30) is no crypto operator: her on-demand rotation is still reported.
+    assert "kms_key_rotated_on_demand" in after
+
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    for line in started.findings:
+        by_rule.setdefault(line["rule"], []).append(line)
+    assert {line["priority"] for line in by_rule["kms_terraform_outside_pipeline"]} == {
+        "error"
+    }
+    (short,) = by_rule["kms_key_deletion_short_wait"]
+    assert short["priority"] == "emergency"
+    assert short["address"] == "module.audit_logs.aws_kms_key.this"
+    assert " in 7 days on 2026-12-05T15:40:12Z user=dana.whitfield)" in short["output"]

@@ -7,12 +7,8 @@ from pathlib import Path
 import pytest
 
 from tfdrift_hook.priorities import priority_name
-from tfdrift_hook.rules import (
-    BUILTIN_RULES,
-    RuleError,
-    load_rule_files,
-    validate_rule_files,
-)
+from tfdrift_hook.rule_files import load_rule_files, validate_rule_files
+from tfdrift_hook.rules import BUILTIN_RULES, RuleError
 
 POLICY_CHANGE = {
     "cloud.service": "kms",

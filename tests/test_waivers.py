@@ -295,6 +295,26 @@ def test_an_address_is_matched_literally_and_covers_its_instances(
     assert (item.waiver is not None) is waived
 
 
+@pytest.mark.parametrize(
+    ("pattern", "waived"),
+    [
+        # the block in the module's file: every instance of the module and the key
+        ("module.kms.aws_kms_key.this", True),
+        ('module.kms["eu"].aws_kms_key.this[0]', True),
+        ('module.kms["us"].aws_kms_key.this[0]', False),
+        ("module.kms.aws_kms_key.other", False),
+    ],
+)
+def test_a_block_address_covers_the_instances_of_its_module_too(
+    pattern: str, waived: bool
+) -> None:
+    item = finding(address='module.kms["eu"].aws_kms_key.this[0]')
+
+    apply_waivers([item], [waiver(rule="kms_*", address=pattern)], TODAY)
+
+    assert (item.waiver is not None) is waived
+
+
 def test_an_event_id_matches_a_related_event_of_the_finding() -> None:
     item = finding(related=(event("e-9"),))
 

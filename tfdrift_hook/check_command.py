@@ -33,7 +33,8 @@ from tfdrift_hook.receipts import (
     check_lineage,
     receipt_store,
 )
-from tfdrift_hook.rules import RuleError, RuleSet, load_rule_files
+from tfdrift_hook.rule_files import load_rule_files
+from tfdrift_hook.rules import RuleError, RuleSet
 from tfdrift_hook.trust import Trust
 from tfdrift_hook.waivers import load_waivers, waiver_files
 from tfdrift_hook.window import Window, parse_bound
@@ -181,7 +182,7 @@ def build_request(
         trust=Trust(settings.trusted_principals, apply_windows),
         fail_on=settings.fail_on,
         rule_files=settings.rules,
-        settings={**settings.request_settings(), "metrics": dict(settings.metrics)},
+        settings=settings.request_settings(),
         settled_until=now - timedelta(minutes=settings.settle_minutes),
         require_complete=bool(options.get("require_complete")),
         config_dir=config_directory(directory, options.get("state")),
@@ -344,13 +345,17 @@ def rules_in_force(
     plugins: Plugins, extra: Sequence[Path], problems: Problems
 ) -> RuleSet:
     """The plugins' rule files (built-in ones first), then ``extra``, compiled."""
-    provided = call_each(plugins.manager.hook.tfdrift_rule_files, problems)
-    files = [path for _, group in provided for path in group]
-    rules = load_rule_files([*reversed(files), *extra])
+    rules = load_rule_files([*plugin_rule_files(plugins, problems), *extra])
     if not any(rule.enabled for rule in rules.rules):
         msg = "no rule is loaded or enabled, so nothing could ever be found"
         raise RuleError(f"{msg}; enable the builtin-rules plugin or pass --rules FILE")
     return rules
+
+
+def plugin_rule_files(plugins: Plugins, problems: Problems) -> list[Path]:
+    """The plugins' rule files in the order a check loads them, built-ins first."""
+    provided = call_each(plugins.manager.hook.tfdrift_rule_files, problems)
+    return list(reversed([path for _, group in provided for path in group]))
 
 
 def report_format_of(

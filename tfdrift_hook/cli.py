@@ -433,7 +433,10 @@ def _rules_validate(options: dict[str, Any]) -> int:
 def rules_test(
     ctx: click.Context, /, verbose: int, quiet: bool, **options: Any
 ) -> None:
-    """Run the check with the built-in rules and RULE_FILE; show what each matches.
+    """Run the check with the rules in force and RULE_FILE; show what each matches.
+
+    The rules in force are the built-in ones and those of .tfdrift.yml; RULE_FILE is
+    loaded last, as --rules would load it.
 
     For each rule RULE_FILE defines, overrides or switches: the records it matched
     (event id, time, event name, address) and its output for each, or that it

@@ -89,7 +89,7 @@ class Settings:
         return self.origins.get(name, "default")
 
     def request_settings(self) -> dict[str, Any]:
-        """The sections for ``CheckRequest.settings``, as source plugins read them."""
+        """The sections for ``CheckRequest.settings``, as plugins read them."""
         return {
             "regions": list(self.regions),
             "trusted_principals": list(self.trusted_principals),
@@ -97,6 +97,7 @@ class Settings:
             "settle_minutes": self.settle_minutes,
             "sources": copy.deepcopy(dict(self.sources)),
             "receipts": dict(self.receipts),
+            "metrics": dict(self.metrics),
         }
 
     def rows(self) -> Iterator[tuple[str, Any]]:

@@ -258,7 +258,7 @@ def _parse_file(path: Path, shown: Path, problems: Problems) -> _Node | None:
         return None
 
     try:
-        return hcl2.parses_to_tree(_close_heredoc_markers(text))
+        return hcl2.parses_to_tree(close_heredoc_markers(text))
     except UnexpectedInput as exc:
         line = exc.line if exc.line > 0 else text.count("\n") + 1
         problems.add(str(shown), _stopped_at(line), _UNREADABLE_FIX)
@@ -271,7 +271,7 @@ def _stopped_at(line: int) -> str:
     return f"python-hcl2 stopped at line {line}; {_NO_LOCATION}"
 
 
-def _close_heredoc_markers(text: str) -> str:
+def close_heredoc_markers(text: str) -> str:
     """``text`` with blanks removed after each heredoc's closing marker.
 
     Terraform accepts ``POLICY`` followed by spaces as the end of a heredoc;

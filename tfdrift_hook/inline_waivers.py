@@ -138,7 +138,8 @@ def _known_rules(rule_names: Collection[str] | None) -> frozenset[str]:
     if rule_names is not None:
         return frozenset(rule_names)
 
-    from tfdrift_hook.rules import BUILTIN_RULES, load_rule_files
+    from tfdrift_hook.rule_files import load_rule_files
+    from tfdrift_hook.rules import BUILTIN_RULES
 
     return frozenset(rule.name for rule in load_rule_files([BUILTIN_RULES]).rules)
 
@@ -214,12 +215,12 @@ class _Reader:
         import hcl2
         from lark.exceptions import LarkError, UnexpectedInput
 
-        from tfdrift_hook.hcl_source import _close_heredoc_markers
+        from tfdrift_hook.hcl_source import close_heredoc_markers
 
         relative = Path(os.path.relpath(path, self.root))
         try:
             text = path.read_text(encoding="utf-8")
-            tree = hcl2.parses_to_tree(_close_heredoc_markers(text))
+            tree = hcl2.parses_to_tree(close_heredoc_markers(text))
         except (OSError, UnicodeDecodeError) as exc:
             self._unparsed(f"{relative}", f"not read ({exc})")
             return None

@@ -17,15 +17,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from tfdrift_hook.check_command import build_request, rules_in_force
+from tfdrift_hook.check_command import build_request, plugin_rule_files, rules_in_force
 from tfdrift_hook.config import load_settings
 from tfdrift_hook.errors import ExitCode
 from tfdrift_hook.findings import Finding
 from tfdrift_hook.pipeline import run_check
-from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager, call_each
+from tfdrift_hook.plugin_manager import build_plugin_manager
 from tfdrift_hook.priorities import severity
 from tfdrift_hook.problems import Problems
-from tfdrift_hook.rules import Rule, RuleSet, read_rule_files
+from tfdrift_hook.rule_files import read_rule_files
+from tfdrift_hook.rules import Rule, RuleSet
 
 
 def run_rules_list(
@@ -81,7 +82,7 @@ def run_rules_validate(
 ) -> int:
     """Every problem of the files, one a line; 0 when valid, 2 (bad input) if not."""
     problems = Problems()
-    files = _plugin_rule_files(build_plugin_manager(environ), problems)
+    files = plugin_rule_files(build_plugin_manager(environ), problems)
     rule_set, found = read_rule_files([*files, *paths])
     for problem in found:
         stream.write(f"{problem}\n")
@@ -92,12 +93,6 @@ def run_rules_validate(
     counts = _counts(rule_set)
     stream.write(f"{counts}: valid\n")
     return int(ExitCode.INCOMPLETE if problems else ExitCode.OK)
-
-
-def _plugin_rule_files(plugins: Plugins, problems: Problems) -> list[Path]:
-    """The plugins' rule files in the order a check loads them, built-ins first."""
-    provided = call_each(plugins.manager.hook.tfdrift_rule_files, problems)
-    return list(reversed([path for _, group in provided for path in group]))
 
 
 def _counts(rule_set: RuleSet) -> str:
@@ -116,8 +111,10 @@ def run_rules_test(
     stream: TextIO,
     environ: Mapping[str, str],
 ) -> int:
-    """The check, judged by the built-in rules and ``rule_file``, told per rule.
+    """The check, judged by the rules in force and then ``rule_file``, told per rule.
 
+    The rules in force are the plugins' (the built-in ones first) and the files of
+    ``rules`` in ``.tfdrift.yml``, so that the file is tried as a check would load it.
     Each rule the file defines, overrides or switches is shown with the records it
     matched and its rendered output, or as matching nothing. 0 when the check read
     everything, 3 when it could not, 2 for a bad file or option.
@@ -125,7 +122,8 @@ def run_rules_test(
     plugins = build_plugin_manager(environ)
     request = build_request(options, environ, datetime.now(timezone.utc))
     loading = Problems()
-    rules = rules_in_force(plugins, [rule_file], loading)
+    in_force = [path for path in request.rule_files if path != rule_file]
+    rules = rules_in_force(plugins, [*in_force, rule_file], loading)
     request.problems.extend(loading.items)
     result = run_check(request, plugins.manager, rules)
     tested = [rule for rule in rules.rules if _written_in(rule, rule_file)]

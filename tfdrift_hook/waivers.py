@@ -28,7 +28,7 @@ import yaml
 
 from tfdrift_hook.actors import Actor
 from tfdrift_hook.events import KmsEvent
-from tfdrift_hook.hcl_source import SourceLocation
+from tfdrift_hook.hcl_source import SourceLocation, config_address
 from tfdrift_hook.problems import Problem
 from tfdrift_hook.resolution import Subject, Target
 
@@ -132,17 +132,16 @@ def _rule_matches(waiver: Waiver, finding: Finding) -> bool:
 
 
 def _address_matches(waiver: Waiver, finding: Finding) -> bool:
-    """A resource's address covers its instances: ``aws_kms_key.app`` waives
-    ``aws_kms_key.app["payments"]`` too, as Terraform's own addresses do."""
+    """A block's address covers its instances: ``aws_kms_key.app`` waives
+    ``aws_kms_key.app["payments"]``, and ``module.kms.aws_kms_key.this`` waives it in
+    every instance of the module, as a marker on the block in the module's file means.
+    """
     if waiver.address is None:
         return True
     pattern = glob(waiver.address)
     addresses = {finding.address, finding.candidate.target.address} - {None}
-    named = {_INSTANCE_KEY.sub("", str(item)) for item in addresses}
-    return any(pattern.match(str(item)) for item in addresses | named)
-
-
-_INSTANCE_KEY = re.compile(r"\[[^\]]*\]\Z")
+    blocks = {config_address(str(item)) for item in addresses}
+    return any(pattern.match(str(item)) for item in addresses | blocks)
 
 
 def _attribute_matches(waiver: Waiver, finding: Finding) -> bool:
