@@ -209,6 +209,12 @@ MALFORMED = [
         id="two dates",
     ),
     pytest.param(
+        "# tfdrift:ignore * the whole block\n",
+        "main.tf:1: tfdrift:ignore waives every rule of the block (*), so it waives "
+        "nothing; name the rule",
+        id="every rule",
+    ),
+    pytest.param(
         "# see tfdrift:ignore kms_key_disabled paused\n",
         "main.tf:1: tfdrift:ignore does not start the comment as tfdrift:ignore",
         id="not first",

@@ -29,7 +29,7 @@ from tests.kms_state import (
     write_state,
 )
 from tests.test_check_command import PIPELINE, PIPELINE_ROLE, TERRAFORM_AGENT, record
-from tfdrift_hook.metrics import METRIC_NAMES
+from tfdrift_hook.metrics import METRIC_NAMES, WAIVED_FINDINGS
 
 EXTERNAL = "arn:aws:iam::444455556666:root"
 SINCE = "2026-11-30T00:00:00Z"
@@ -160,7 +160,37 @@ def test_the_metrics_file_holds_the_counts_the_findings_imply(
     assert found[(f"{prefix}last_successful_check_timestamp_seconds", labels())] == (
         checked
     )
-    assert {name for name, _ in found} == set(METRIC_NAMES)
+    # Every family but the waived findings, of which this check has none.
+    assert {name for name, _ in found} == set(METRIC_NAMES) - {WAIVED_FINDINGS}
+
+
+def test_a_waived_finding_is_counted_apart_and_its_change_not_at_all(
+    state: Path, events: Path, tmp_path: Path
+) -> None:
+    waivers = tmp_path / "waivers.yml"
+    waivers.write_text(
+        "- rule: kms_key_rotation_disabled\n"
+        "  address: aws_kms_key.app\n"
+        "  owner: team-crypto\n"
+        "  reason: rotation handled by re-encryption\n"
+        "  expires: 2099-01-01\n",
+        encoding="utf-8",
+    )
+    path = tmp_path / "tfdrift.prom"
+
+    check(state, "--metrics", path, "--waivers", waivers, events=events)
+
+    found = samples(path.read_text(encoding="utf-8"))
+    rotation = labels(**APP, rule="kms_key_rotation_disabled", priority="error")
+    assert of(found, WAIVED_FINDINGS) == {rotation: 1}
+    assert rotation not in of(found, "tfdrift_kms_findings_in_window")
+    # Alice's DisableKeyRotation (e2) was judged by that rule alone: no rotation
+    # change is counted, and one out-of-band write fewer than the five.
+    assert of(found, "tfdrift_kms_key_rotation_changes_in_window") == {}
+    assert of(found, "tfdrift_kms_write_events_in_window") == {
+        labels(**WHERE, status="out_of_band"): 4,
+        labels(**WHERE, status="in_band"): 1,
+    }
 
 
 def test_the_report_is_written_before_the_metrics_and_unchanged_by_them(
@@ -242,9 +272,29 @@ def test_a_pushgateway_that_is_no_url_stops_before_the_check(
     run = check(state, "--pushgateway", "gateway:9091", events=tmp_path / "absent")
 
     assert run.exit_code == 2
-    assert "--pushgateway 'gateway:9091' is not an http:// or https:// URL" in (
-        run.stderr
+    assert (
+        "--pushgateway 'gateway:9091' is not a Pushgateway URL (it does not start "
+        "with http:// or https://)" in run.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:abc", "Port could not be cast to integer value"),
+        ("http://exa mple:9091", "it holds a blank"),
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("http://", "it names no host"),
+    ],
+)
+def test_a_pushgateway_url_that_cannot_be_used_stops_before_the_check(
+    state: Path, events: Path, url: str, why: str
+) -> None:
+    run = check(state, "--pushgateway", url, events=events)
+
+    assert run.exit_code == 2
+    assert run.stdout == ""
+    assert f"--pushgateway {url!r} is not a Pushgateway URL ({why}" in run.stderr
 
 
 # -- a Pushgateway on loopback -----------------------------------------------------
@@ -467,4 +517,188 @@ def test_a_disable_undone_in_the_window_counts_as_reverted(
     assert of(found, "tfdrift_kms_key_state_transitions_in_window") == {
         labels(**APP, **{"from": "Enabled", "to": "Disabled"}): 1,
         labels(**APP, **{"from": "Disabled", "to": "Enabled"}): 1,
+    }
+
+
+# -- the counter of checks, carried from run to run ----------------------------------
+
+
+def checks(found: Samples, **constant: str) -> dict[str, float]:
+    """``tfdrift_kms_checks_total`` by outcome, for series of these constant labels."""
+    counted = of(found, "tfdrift_kms_checks_total")
+    return {
+        dict(series)["outcome"]: value
+        for series, value in counted.items()
+        if series - {("outcome", dict(series)["outcome"])} == labels(**constant)
+    }
+
+
+def broken_events(tmp_path: Path) -> Path:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    return broken
+
+
+def test_each_check_adds_one_to_its_outcome_and_keeps_the_other(
+    state: Path, events: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "tfdrift.prom"
+
+    check(state, "--metrics", path, events=events)
+    first = samples(path.read_text(encoding="utf-8"))
+    check(state, "--metrics", path, events=events)
+    second = samples(path.read_text(encoding="utf-8"))
+    run = check(state, "--metrics", path, events=broken_events(tmp_path))
+    third = samples(path.read_text(encoding="utf-8"))
+
+    assert checks(first) == {"complete": 1, "incomplete": 0}
+    assert checks(second) == {"complete": 2, "incomplete": 0}
+    assert run.exit_code == 3
+    assert checks(third) == {"complete": 2, "incomplete": 1}
+    success = "tfdrift_kms_last_successful_check_timestamp_seconds"
+    assert third[(success, labels())] == second[(success, labels())]
+
+
+def test_the_counter_is_written_as_a_counter_without_created_samples(
+    state: Path, events: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "tfdrift.prom"
+
+    check(state, "--metrics", path, events=events)
+
+    text = path.read_text(encoding="utf-8")
+    assert "# TYPE tfdrift_kms_checks_total counter\n" in text
+    assert 'tfdrift_kms_checks_total{outcome="complete"} 1.0\n' in text
+    assert 'tfdrift_kms_checks_total{outcome="incomplete"} 0.0\n' in text
+    assert "_created" not in text
+
+
+def test_a_previous_file_that_is_garbage_starts_the_counter_from_zero(
+    state: Path, events: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "tfdrift.prom"
+    path.write_text("tfdrift_kms_checks_total{outcome= what\n", encoding="utf-8")
+
+    run = check(state, "--metrics", path, events=events)
+
+    assert run.exit_code == 1
+    assert checks(samples(path.read_text(encoding="utf-8"))) == {
+        "complete": 1,
+        "incomplete": 0,
+    }
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.getMessage().startswith(
+        f"{path}: cannot parse the previous metrics: "
+    )
+    assert "not carried forward" in warning.getMessage()
+
+
+def test_a_previous_file_of_other_labels_is_not_counted_on(
+    state: Path, events: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "tfdrift.prom"
+    path.write_text(
+        "# TYPE tfdrift_kms_checks_total counter\n"
+        'tfdrift_kms_checks_total{outcome="complete",stack="other"} 7\n',
+        encoding="utf-8",
+    )
+
+    check(state, "--metrics", path, events=events)
+
+    assert checks(samples(path.read_text(encoding="utf-8"))) == {
+        "complete": 1,
+        "incomplete": 0,
+    }
+
+
+#: The gateway's exposition of the counter: the group of this run (job tfdrift-hook,
+#: no labels: an empty instance) holds 4 complete and 2 incomplete checks; the
+#: groups of another job and of another configuration must not be read.
+GATEWAY_CHECKS = (
+    'tfdrift_kms_checks_total{instance="",job="tfdrift-hook",outcome="complete"} 4\n'
+    'tfdrift_kms_checks_total{instance="",job="tfdrift-hook",outcome="incomplete"} 2\n'
+    'tfdrift_kms_checks_total{instance="",job="other",outcome="complete"} 40\n'
+    'tfdrift_kms_checks_total{instance="",job="tfdrift-hook",outcome="complete",'
+    'stack="other"} 400\n'
+)
+
+
+@pytest.mark.parametrize(
+    "type_line",
+    [
+        "# TYPE tfdrift_kms_checks_total counter\n",
+        "# TYPE tfdrift_kms_checks counter\n",
+        "",
+    ],
+    ids=["type-names-the-sample", "type-names-the-family", "untyped"],
+)
+def test_a_push_carries_the_counter_on_from_the_gateway(
+    state: Path, events: Path, gateway: Gateway, type_line: str
+) -> None:
+    gateway.exposition = type_line + GATEWAY_CHECKS
+
+    run = check(state, "--pushgateway", gateway.url, events=events)
+
+    assert run.exit_code == 1
+    [(_, where, body)] = gateway.pushes
+    assert where == "/metrics/job/tfdrift-hook"
+    assert checks(samples(body)) == {"complete": 5, "incomplete": 2}
+
+
+def test_an_incomplete_push_adds_to_incomplete_and_keeps_the_last_success(
+    state: Path, tmp_path: Path, gateway: Gateway
+) -> None:
+    gateway.exposition = GATEWAY_CHECKS + (
+        'tfdrift_kms_last_successful_check_timestamp_seconds{instance="",'
+        'job="tfdrift-hook"} 1.7e+09\n'
+    )
+
+    run = check(state, "--pushgateway", gateway.url, events=broken_events(tmp_path))
+
+    assert run.exit_code == 3
+    [(_, _, body)] = gateway.pushes
+    found = samples(body)
+    assert checks(found) == {"complete": 4, "incomplete": 3}
+    assert found[("tfdrift_kms_last_successful_check_timestamp_seconds", labels())] == (
+        1.7e9
+    )
+
+
+def test_the_file_and_the_gateway_each_give_the_larger_count(
+    state: Path, events: Path, tmp_path: Path, gateway: Gateway
+) -> None:
+    # The last push failed: the file is one complete check ahead of the gateway.
+    path = tmp_path / "tfdrift.prom"
+    path.write_text(
+        'tfdrift_kms_checks_total{outcome="complete"} 5\n'
+        'tfdrift_kms_checks_total{outcome="incomplete"} 2\n',
+        encoding="utf-8",
+    )
+    gateway.exposition = GATEWAY_CHECKS
+
+    run = check(state, "--metrics", path, "--pushgateway", gateway.url, events=events)
+
+    assert run.exit_code == 1
+    [(_, _, body)] = gateway.pushes
+    assert checks(samples(body)) == {"complete": 6, "incomplete": 2}
+    assert body == path.read_text(encoding="utf-8")
+
+
+def test_a_gateway_that_cannot_be_read_counts_on_from_the_file(
+    state: Path, events: Path, tmp_path: Path, gateway: Gateway
+) -> None:
+    path = tmp_path / "tfdrift.prom"
+    path.write_text(
+        'tfdrift_kms_checks_total{outcome="complete"} 3\n'
+        'tfdrift_kms_checks_total{outcome="incomplete"} 1\n',
+        encoding="utf-8",
+    )
+    gateway.exposition = "\xff garbage {"
+
+    run = check(state, "--metrics", path, "--pushgateway", gateway.url, events=events)
+
+    assert run.exit_code == 1
+    assert checks(samples(path.read_text(encoding="utf-8"))) == {
+        "complete": 4,
+        "incomplete": 1,
     }

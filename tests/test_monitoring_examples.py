@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tfdrift_hook.metrics import (
+    CHECKS,
     DELETION_SCHEDULES,
     FINDINGS,
     LAST_SUCCESS,
@@ -37,6 +38,8 @@ BUILTIN_RULES = (
 
 _METRIC = re.compile(r"\btfdrift_\w+")
 _RULE_LABEL = re.compile(r'rule=~?"([^"]+)"')
+#: A counter read as it should be: through increase() or rate() over a range.
+_COUNTER_READ = re.compile(rf"\b(?:increase|rate)\(\s*{CHECKS}\b[^\[]*\[")
 
 #: The 13 calls of the KMS drift coverage document.
 COVERAGE_EVENTS = {
@@ -110,6 +113,27 @@ def test_each_coverage_metric_has_its_own_panel(dashboard: dict[str, Any]) -> No
     assert FINDINGS in queries["Findings by rule"][0]
 
 
+def test_the_dashboard_counts_checks_per_day_by_outcome(
+    dashboard: dict[str, Any],
+) -> None:
+    [expr] = panel_queries(dashboard)["Checks per day by outcome"]
+
+    # The family is tfdrift_kms_checks; what a query names is its sample, ..._total.
+    assert CHECKS.endswith("_total")
+    assert expr == f"sum by (outcome) (increase({CHECKS}[1d]))"
+
+
+def test_the_counter_is_only_read_through_increase_or_rate(
+    dashboard: dict[str, Any], alerts: dict[str, dict[str, Any]]
+) -> None:
+    queries = [expr for exprs in panel_queries(dashboard).values() for expr in exprs]
+    queries += [rule["expr"] for rule in alerts.values()]
+
+    # A raw counter only grows: a panel or alert on its value says nothing.
+    for expr in queries:
+        assert expr.count(CHECKS) == len(_COUNTER_READ.findall(expr)), expr
+
+
 def test_the_dashboard_picks_its_prometheus_from_a_datasource_variable(
     dashboard: dict[str, Any],
 ) -> None:
@@ -157,6 +181,18 @@ def test_checks_that_stop_reporting_alert_from_the_last_success(
     expr = alerts["TfdriftChecksStoppedReporting"]["expr"]
 
     assert expr.startswith(f"time() - max by (job, instance) ({LAST_SUCCESS})")
+
+
+def test_checks_that_keep_failing_alert_when_a_day_had_no_complete_one(
+    alerts: dict[str, dict[str, Any]],
+) -> None:
+    expr = alerts["TfdriftChecksKeepFailing"]["expr"]
+
+    assert f'increase({CHECKS}{{outcome="incomplete"}}[1d]) > 0' in expr
+    assert (
+        f'and ignoring (outcome) increase({CHECKS}{{outcome="complete"}}[1d]) == 0'
+        in (expr)
+    )
 
 
 def test_the_rules_the_alerts_name_are_built_in_rules(

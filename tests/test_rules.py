@@ -123,6 +123,18 @@ def test_a_field_nobody_has_is_an_error_not_a_rule_that_never_fires(
         load_rule_files([rules])
 
 
+@pytest.mark.parametrize("field", ["key.manged", "key.read", "key.", "key.reads.x"])
+def test_the_key_fields_are_a_closed_set(tmp_path: Path, field: str) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        f"- rule: typo\n  condition: {field} exists\n  output: x\n  priority: error\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(RuleError, match=f"unknown field '{field}'"):
+        load_rule_files([rules])
+
+
 def test_a_rule_of_the_same_name_replaces_and_enabled_false_disables(
     tmp_path: Path,
 ) -> None:

@@ -153,6 +153,43 @@ def test_every_broken_entry_is_a_problem_on_its_line_and_the_good_ones_still_loa
     assert all("waives nothing until it is fixed" in p.fix for p in load.problems)
 
 
+@pytest.mark.parametrize(
+    "narrower",
+    ["  address: '*'\n", "  actor: '?*'\n", "  address: '*'\n  attribute: '*'\n"],
+)
+def test_wildcards_alone_narrow_nothing_so_rule_star_still_waives_everything(
+    tmp_path: Path, narrower: str
+) -> None:
+    path = write(
+        tmp_path,
+        "w.yml",
+        "- rule: '*'\n"
+        + narrower
+        + "  owner: ops\n  reason: quiet please\n  expires: 2099-01-01\n",
+    )
+
+    load = read_waiver_file(path)
+
+    assert load.waivers == []
+    assert [p.message for p in load.problems] == [
+        "waiver 1 (rule *): waives every finding"
+    ]
+
+
+def test_rule_star_on_one_address_is_a_waiver(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "w.yml",
+        "- rule: '*'\n  address: aws_kms_key.sandbox\n"
+        "  owner: ops\n  reason: a scratch key\n  expires: 2099-01-01\n",
+    )
+
+    load = read_waiver_file(path)
+
+    assert load.problems == []
+    assert [w.address for w in load.waivers] == ["aws_kms_key.sandbox"]
+
+
 def test_a_file_that_cannot_be_read_is_one_problem_naming_it(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.yml"
     broken = write(tmp_path, "broken.yml", "- rule: a\n  owner: [x\n")

@@ -396,6 +396,9 @@ def _parse(path: Path, text: str) -> tuple[dict[str, Any], dict[str, int]]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), [_yaml_problem(exc)]) from exc
+    except RecursionError as exc:
+        msg = "is not valid YAML: it nests deeper than it can be read"
+        raise ConfigError(str(path), [msg]) from exc
 
     if data is None:
         logger.debug("%s is empty: every setting takes its default", path)

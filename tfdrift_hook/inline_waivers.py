@@ -263,6 +263,9 @@ def marker_waiver(text: str, where: str, rules: Collection[str]) -> Waiver:
     rule, until, reason = _parts(words[1:])
     if rule is None:
         raise MarkerError("names no rule")
+    if set(rule) <= set("*?"):
+        msg = f"waives every rule of the block ({rule})"
+        raise MarkerError(msg, "name the rule, or a glob such as kms_key_tags_*")
     if not any(fnmatchcase(name, rule) for name in rules):
         raise MarkerError(f"names no rule in force ({rule})", _rule_fix(rule, rules))
     if not reason:

@@ -1,19 +1,25 @@
 """Prometheus metrics of one check: what its window held, and whether it completed.
 
-Every count is a gauge *of the last check's window*, named ``..._in_window``, not a
-counter. The window of a check starts at the last apply, so consecutive checks see
-the same events again (and the window overlaps for CloudTrail's delivery delay);
-adding each run's counts to a counter would count one change many times. A gauge
-says "this many changes stand since the last apply", which falls back to nothing
-once an apply starts a new window. The one value carried from run to run is the
-time of the last check that completed (:mod:`tfdrift_hook.metrics_targets` reads it
-back from where the previous run put it), so an alert can fire when checks stop
-completing.
+Every count of changes is a gauge *of the last check's window*, named
+``..._in_window``, not a counter. The window of a check starts at the last apply, so
+consecutive checks see the same events again (and the window overlaps for
+CloudTrail's delivery delay); adding each run's counts to a counter would count one
+change many times. A gauge says "this many changes stand since the last apply",
+which falls back to nothing once an apply starts a new window.
+
+Checks themselves are events that happen once each, and each run counts only its
+own, so ``tfdrift_kms_checks_total{outcome}`` is an honest counter: the checks this
+configuration has run, complete or incomplete. It and the time of the last check
+that completed are the values carried from run to run
+(:mod:`tfdrift_hook.metrics_targets` reads them back from where the previous run put
+them), so an alert can fire when checks stop completing. A lost previous value
+starts the counter from 0 again, which ``increase()`` and ``rate()`` read as a
+counter reset, the same as a restarted exporter.
 
 Labels stay bounded: account, Region, address, rule, priority, a key state or
-rotation status before and after (``from``, ``to``), and the status of a write; never
-an actor, an event id or free text. A key state outside the states KMS defines is
-written as ``other``.
+rotation status before and after (``from``, ``to``), the status of a write and the
+``outcome`` of a check; never an actor, an event id or free text. A key state outside
+the states KMS defines is written as ``other``.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from tfdrift_hook.events import KmsEvent, Status
@@ -40,6 +46,7 @@ DELETION_SCHEDULES = f"{PREFIX}key_deletion_schedules_in_window"
 ROTATION_CHANGES = f"{PREFIX}key_rotation_changes_in_window"
 STATE_TRANSITIONS = f"{PREFIX}key_state_transitions_in_window"
 FINDINGS = f"{PREFIX}findings_in_window"
+WAIVED_FINDINGS = f"{PREFIX}waived_findings_in_window"
 WRITE_EVENTS = f"{PREFIX}write_events_in_window"
 CHECK_TIME = f"{PREFIX}check_timestamp_seconds"
 LAST_SUCCESS = f"{PREFIX}last_successful_check_timestamp_seconds"
@@ -47,14 +54,24 @@ WINDOW_START = f"{PREFIX}window_start_timestamp_seconds"
 WINDOW_END = f"{PREFIX}window_end_timestamp_seconds"
 CHECK_COMPLETE = f"{PREFIX}check_complete"
 CHECK_PROBLEMS = f"{PREFIX}check_problems"
+#: The counter's sample name, which queries use; CounterMetricFamily and the text
+#: parser both name its family without the ``_total``.
+CHECKS = f"{PREFIX}checks_total"
 
-#: Every metric a check may write, for the tests that hold dashboards to them.
+#: The ``outcome`` label of :data:`CHECKS`: every input read, or not.
+COMPLETE = "complete"
+INCOMPLETE = "incomplete"
+OUTCOMES = (COMPLETE, INCOMPLETE)
+
+#: Every metric a check may write, by the names of its samples (a dashboard queries
+#: those), for the tests that hold dashboards to them.
 METRIC_NAMES = (
     POLICY_CHANGES,
     DELETION_SCHEDULES,
     ROTATION_CHANGES,
     STATE_TRANSITIONS,
     FINDINGS,
+    WAIVED_FINDINGS,
     WRITE_EVENTS,
     CHECK_TIME,
     LAST_SUCCESS,
@@ -62,11 +79,22 @@ METRIC_NAMES = (
     WINDOW_END,
     CHECK_COMPLETE,
     CHECK_PROBLEMS,
+    CHECKS,
 )
 
 #: Label names the metrics use themselves; constant labels must pick other names.
 OWN_LABELS = frozenset(
-    {"account", "region", "address", "rule", "priority", "from", "to", "status"}
+    {
+        "account",
+        "region",
+        "address",
+        "rule",
+        "priority",
+        "from",
+        "to",
+        "status",
+        "outcome",
+    }
 )
 
 _WHERE = ("account", "region", "address")
@@ -110,16 +138,24 @@ class Counts:
     rotation: Counter[tuple[str, ...]] = field(default_factory=Counter)
     states: Counter[tuple[str, ...]] = field(default_factory=Counter)
     findings: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    waived: Counter[tuple[str, ...]] = field(default_factory=Counter)
     writes: Counter[tuple[str, ...]] = field(default_factory=Counter)
 
 
 def count_check(result: CheckResult) -> Counts:
-    """Each finding once by rule; each changed attribute once per candidate."""
+    """Each finding once by rule; each changed attribute once per candidate.
+
+    A waived finding is counted apart and its change not at all: someone accepted
+    it, so the alerts on the changes must not page for it.
+    """
     counts = Counts()
     candidates: dict[int, Candidate] = {}
     for finding in result.findings:
         where = _where_of(finding.candidate, finding.address)
         judged = (*where, finding.rule.name, finding.priority)
+        if finding.waived:
+            counts.waived[judged] += 1
+            continue
         counts.findings[judged] += 1
         # Two rules that match one candidate judged the same change.
         candidates.setdefault(id(finding.candidate), finding.candidate)
@@ -175,6 +211,23 @@ def _state(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class Carried:
+    """What the previous run wrote that this run carries forward."""
+
+    #: When a check last completed, as Unix seconds; None before the first.
+    last_success: float | None = None
+    #: The checks run so far, by outcome; an outcome not here is at 0.
+    checks: Mapping[str, float] = field(default_factory=dict)
+
+
+def check_counts(result: CheckResult, carried: Carried) -> dict[str, float]:
+    """The checks run so far by outcome, this one included."""
+    counts = {outcome: carried.checks.get(outcome, 0.0) for outcome in OUTCOMES}
+    counts[COMPLETE if result.complete else INCOMPLETE] += 1
+    return counts
+
+
+@dataclass(frozen=True)
 class CheckTimes:
     """The times the check-level gauges hold, as Unix seconds."""
 
@@ -213,15 +266,18 @@ class CheckCollector(Collector):
         times: CheckTimes,
         problems: int,
         labels: Mapping[str, str],
+        checks: Mapping[str, float],
     ) -> None:
         self.counts = counts
         self.times = times
+        self.checks = dict(checks)
         self.problems = problems
         self.labels = dict(labels)
 
     def collect(self) -> Iterator[Metric]:
         yield from self._counted()
         yield from self._check_level()
+        yield self._checks()
 
     def _counted(self) -> Iterator[Metric]:
         counts = self.counts
@@ -253,9 +309,15 @@ class CheckCollector(Collector):
         )
         yield self._family(
             FINDINGS,
-            "Findings of the last check, by rule and priority.",
+            "Findings of the last check that no waiver accepts, by rule and priority.",
             (*_WHERE, "rule", "priority"),
             counts.findings.items(),
+        )
+        yield self._family(
+            WAIVED_FINDINGS,
+            "Findings of the last check that a waiver accepts, by rule and priority.",
+            (*_WHERE, "rule", "priority"),
+            counts.waived.items(),
         )
         yield self._family(
             WRITE_EVENTS,
@@ -293,6 +355,19 @@ class CheckCollector(Collector):
             float(self.problems),
         )
 
+    def _checks(self) -> CounterMetricFamily:
+        family = CounterMetricFamily(
+            CHECKS,
+            "Checks this configuration has run, by outcome: complete (read every "
+            "input) or incomplete.",
+            labels=["outcome", *self.labels],
+        )
+        # Without ``created`` no ``_created`` sample is written: when the count
+        # began is not known, only how far it has come.
+        for outcome, count in sorted(self.checks.items()):
+            family.add_metric([outcome, *self.labels.values()], count)
+        return family
+
     def _family(
         self,
         name: str,
@@ -312,14 +387,19 @@ class CheckCollector(Collector):
 def check_registry(
     result: CheckResult,
     now: datetime,
-    previous_success: float | None = None,
+    carried: Carried | None = None,
     labels: Mapping[str, str] | None = None,
 ) -> CollectorRegistry:
     """A registry holding the metrics of one check, and nothing else."""
+    carried = carried or Carried()
     registry = CollectorRegistry(auto_describe=False)
-    times = check_times(result, now, previous_success)
+    times = check_times(result, now, carried.last_success)
     collector = CheckCollector(
-        count_check(result), times, len(result.problems), labels or {}
+        count_check(result),
+        times,
+        len(result.problems),
+        labels or {},
+        check_counts(result, carried),
     )
     registry.register(collector)
     return registry

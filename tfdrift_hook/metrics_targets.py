@@ -7,14 +7,23 @@ group of ``metrics.job`` and the ``metrics.labels``, replacing what the previous
 of that group pushed. Either one failing is a problem of the run (exit 3), reported
 after the report, which is written whole before any metric leaves.
 
-An incomplete check must not move the time of the last successful check, yet each
-run replaces the whole file or group. So an incomplete run reads that time back from
-where the previous run put it (the file, else the gateway) and writes it again.
+Each run replaces the whole file or group, yet two values outlive a run: the time
+of the last successful check, which an incomplete check must not move, and the
+counter of checks run, which every check adds one to. So every run reads both back
+once from where the previous run put them, the file and the gateway's ``/metrics``
+(the series of the same job and labels), and takes the larger of each where both
+hold it: a write or push that failed last time leaves that one behind. A source
+that is missing holds nothing yet; one that cannot be read or parsed is logged and
+read as nothing, so the counter starts again from 0 and the run goes on.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
+import math
+import os
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,7 +36,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
 from tfdrift_hook.errors import TfdriftError
-from tfdrift_hook.metrics import LAST_SUCCESS, OWN_LABELS, check_registry
+from tfdrift_hook.metrics import (
+    CHECKS,
+    LAST_SUCCESS,
+    OUTCOMES,
+    OWN_LABELS,
+    Carried,
+    check_registry,
+)
 
 if TYPE_CHECKING:
     from tfdrift_hook.pipeline import CheckResult
@@ -36,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_JOB = "tfdrift-hook"
 DEFAULT_TIMEOUT_S = 10.0
+
+#: What a run that cannot read back the previous metrics writes instead.
+_LOST = "its check counts and last success are not carried forward"
 
 #: Labels Prometheus or the Pushgateway set themselves.
 _RESERVED_LABELS = frozenset({"job"})
@@ -63,9 +82,36 @@ class MetricsTargets:
 def check_metrics_options(options: Mapping[str, Any]) -> None:
     """A --pushgateway that is no URL is refused before anything is checked."""
     url = _given(options.get("pushgateway"))
-    if url is not None and not url.startswith(("http://", "https://")):
-        msg = f"--pushgateway {url!r} is not an http:// or https:// URL"
-        raise MetricsSettingError(f"{msg}; give the Pushgateway's address")
+    if url is not None:
+        _check_url(url, "--pushgateway")
+
+
+def _check_url(url: str, named: str) -> None:
+    problem = _url_problem(url)
+    if problem is not None:
+        msg = f"{named} {url!r} is not a Pushgateway URL ({problem})"
+        raise MetricsSettingError(f"{msg}; give one such as http://pushgateway:9091")
+
+
+def _url_problem(url: str) -> str | None:
+    if not url.startswith(("http://", "https://")):
+        return "it does not start with http:// or https://"
+    if any(char.isspace() for char in url):
+        return "it holds a blank"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (reading it checks it)
+    except ValueError as exc:
+        return str(exc)
+    if not parts.hostname:
+        return "it names no host"
+    return None
+
+
+def _check_textfile(path: Path, named: str) -> None:
+    if path.is_dir() or str(path).endswith(("/", os.sep)):
+        msg = f"{named} {str(path)!r} is a directory"
+        raise MetricsSettingError(f"{msg}; name the file, such as tfdrift.prom in it")
 
 
 def check_metrics_settings(
@@ -83,6 +129,10 @@ def metrics_targets(
     section = settings.get("metrics") or {}
     textfile = _given(options.get("metrics_file")) or _given(section.get("textfile"))
     url = _given(options.get("pushgateway")) or _given(section.get("pushgateway"))
+    if url is not None:
+        _check_url(url, "metrics.pushgateway")
+    if textfile is not None:
+        _check_textfile(Path(textfile), "--metrics (metrics.textfile)")
     return MetricsTargets(
         textfile=Path(textfile) if textfile else None,
         pushgateway=url.rstrip("/") if url else None,
@@ -127,8 +177,7 @@ def publish_metrics(
         return
 
     moment = now or datetime.now(timezone.utc)
-    previous = None if result.complete else previous_success(targets)
-    registry = check_registry(result, moment, previous, targets.labels)
+    registry = check_registry(result, moment, carried_values(targets), targets.labels)
     if targets.textfile is not None:
         _write(targets.textfile, registry, result)
     if targets.pushgateway is not None:
@@ -146,12 +195,20 @@ def _write(path: Path, registry: CollectorRegistry, result: CheckResult) -> None
     except OSError as exc:
         result.problems.add(
             str(path),
-            f"the metrics file cannot be written ({exc.strerror or exc})",
+            f"the metrics file cannot be written ({_write_reason(path, exc)})",
             "give --metrics (or metrics.textfile) a writable path; the report "
             "above is complete",
+            level=logging.ERROR,
         )
         return
     logger.info("metrics written to %s", path)
+
+
+def _write_reason(path: Path, exc: OSError) -> str:
+    blocked = next((item for item in path.parents if item.is_file()), None)
+    if blocked is not None:
+        return f"{blocked} is a file, not a directory"
+    return str(exc.strerror or exc)
 
 
 def _push(
@@ -166,68 +223,112 @@ def _push(
             grouping_key=dict(targets.labels),
             timeout=targets.timeout,
         )
-    except OSError as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         result.problems.add(
             f"pushgateway {url}",
             f"the metrics were not pushed ({_reason(exc)})",
             "check --pushgateway (or metrics.pushgateway) and that the gateway "
             "is reachable from here; the report above is complete",
+            level=logging.ERROR,
         )
         return
     logger.info("metrics pushed to %s (job %s)", url, targets.job)
 
 
-def _reason(exc: OSError) -> str:
-    reason = getattr(exc, "reason", None) or exc.strerror or exc
+def _reason(exc: Exception) -> str:
+    reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
     code = getattr(exc, "code", None)
     return f"HTTP {code}: {reason}" if code else str(reason)
 
 
-def previous_success(targets: MetricsTargets) -> float | None:
-    """The last success the previous run wrote: the latest of the file and gateway."""
-    found = [
+def carried_values(targets: MetricsTargets) -> Carried:
+    """What the previous run wrote, read once from the file and once from the gateway.
+
+    Where both hold a value the larger wins: the last success is the later one, and
+    a counter that missed a write is behind the other, never ahead.
+    """
+    return _larger(_from_file(targets), _from_gateway(targets))
+
+
+def _larger(first: Carried, second: Carried) -> Carried:
+    successes = [
         value
-        for value in (_from_file(targets), _from_gateway(targets))
+        for value in (first.last_success, second.last_success)
         if value is not None
     ]
-    return max(found, default=None)
+    checks = {
+        outcome: max(first.checks.get(outcome, 0.0), second.checks.get(outcome, 0.0))
+        for outcome in OUTCOMES
+    }
+    return Carried(max(successes, default=None), checks)
 
 
-def _from_file(targets: MetricsTargets) -> float | None:
+def _from_file(targets: MetricsTargets) -> Carried:
     path = targets.textfile
     if path is None or not path.is_file():
-        return None
+        return Carried()
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        logger.warning("%s: cannot read the previous last success: %s", path, exc)
-        return None
-    return _last_success(text, targets.labels, f"{path}")
+        logger.warning("%s: cannot read the previous metrics: %s; %s", path, exc, _LOST)
+        return Carried()
+    return _carried(text, targets.labels, f"{path}")
 
 
-def _from_gateway(targets: MetricsTargets) -> float | None:
+def _from_gateway(targets: MetricsTargets) -> Carried:
     if targets.pushgateway is None:
-        return None
+        return Carried()
     url = f"{targets.pushgateway}/metrics"
     try:
         with urllib.request.urlopen(url, timeout=targets.timeout) as response:
             text = response.read().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        logger.warning("%s: cannot read the previous last success: %s", url, exc)
-        return None
-    wanted = {"job": targets.job, **targets.labels}
-    return _last_success(text, wanted, url)
+    except (OSError, UnicodeDecodeError, ValueError, http.client.HTTPException) as exc:
+        logger.warning("%s: cannot read the previous metrics: %s; %s", url, exc, _LOST)
+        return Carried()
+    return _carried(text, {"job": targets.job, **targets.labels}, url)
 
 
-def _last_success(text: str, labels: Mapping[str, str], where: str) -> float | None:
-    """The value of the last-success gauge whose labels include ``labels``."""
+def _carried(text: str, labels: Mapping[str, str], where: str) -> Carried:
+    """The carried values among the series of exactly these ``labels``."""
     try:
-        for family in text_string_to_metric_families(text):
-            if family.name != LAST_SUCCESS:
-                continue
-            for sample in family.samples:
-                if all(sample.labels.get(k) == v for k, v in labels.items()):
-                    return float(sample.value)
+        samples = [
+            sample
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        ]
     except ValueError as exc:
-        logger.warning("%s: cannot parse the previous metrics: %s", where, exc)
-    return None
+        logger.warning(
+            "%s: cannot parse the previous metrics: %s; %s", where, exc, _LOST
+        )
+        return Carried()
+
+    last_success: float | None = None
+    checks: dict[str, float] = {}
+    for sample in samples:
+        series = dict(sample.labels)
+        outcome = series.pop("outcome", None)
+        value = float(sample.value)
+        if not _same_group(series, labels) or not _usable(value):
+            continue
+        # By the sample's name, not its family's: the parser names a counter's
+        # family without ``_total``, or with it when no TYPE line names the family.
+        if sample.name == LAST_SUCCESS and outcome is None:
+            last_success = value
+        elif sample.name == CHECKS and outcome in OUTCOMES:
+            checks[str(outcome)] = value
+    return Carried(last_success, checks)
+
+
+def _same_group(series: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """Labels equal but for empty values, which Prometheus reads as absent.
+
+    The gateway adds an empty ``instance`` to a group that names none; another
+    configuration's group, with a label more, must not be read as this one.
+    """
+    return {k: v for k, v in series.items() if v} == {
+        k: v for k, v in wanted.items() if v
+    }
+
+
+def _usable(value: float) -> bool:
+    return math.isfinite(value) and value >= 0

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tfdrift_hook.priorities import priority_name
+from tfdrift_hook.problems import brief
 from tfdrift_hook.rules import (
     Origin,
     Rule,
@@ -111,6 +112,10 @@ def _read_entries(path: Path, problems: list[RuleProblem]) -> list[_Entry]:
     except yaml.YAMLError as exc:
         problems.append(_yaml_problem(exc, where))
         return []
+    except RecursionError:
+        msg = "not valid YAML: it nests deeper than it can be read"
+        problems.append(RuleProblem(where, 0, None, msg))
+        return []
     finally:
         loader.dispose()
 
@@ -138,6 +143,10 @@ def _entries(
             body = loader.construct_document(node)
         except yaml.YAMLError as exc:
             problems.append(_yaml_problem(exc, where))
+            continue
+        except RecursionError:
+            msg = "entry nests deeper than it can be read; an entry holds flat values"
+            problems.append(RuleProblem(where, line, None, msg))
             continue
         lines = _key_lines(node, where, problems)
         entries.append(_Entry(body, where, line, lines))
@@ -273,7 +282,7 @@ def _check_keys(entry: _Entry, kind: str) -> None:
             continue
         close = difflib.get_close_matches(str(key), sorted(known), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        problems.append((f"unknown key {key!r} in a {kind} entry{hint}", key))
+        problems.append((f"unknown key {brief(key)} in a {kind} entry{hint}", key))
     if problems:
         raise _EntryError(*problems)
 
@@ -526,5 +535,5 @@ def _items(entry: _Entry) -> list[Any]:
     nested = [item for item in items if isinstance(item, (list, dict))]
     if nested:
         msg = "list items are single values; a list is named by its name"
-        raise _EntryError((f"{msg}, not written inside ({nested[0]!r})", "items"))
+        raise _EntryError((f"{msg}, not written inside ({brief(nested[0])})", "items"))
     return list(items)

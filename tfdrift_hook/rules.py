@@ -61,15 +61,21 @@ FIELDS = frozenset(
         "waiver.inline",
     }
 )
-FIELD_FAMILIES = ("drift.", "key.")
+#: The key a candidate is about: whether the state manages it, its id and address,
+#: and how often it was read and used for cryptography in the window.
+KEY_FIELDS = frozenset(
+    {"key.managed", "key.id", "key.address", "key.reads", "key.uses"}
+)
+#: ``drift.<attribute>`` and what events and checks add there are an open family.
+FIELD_FAMILIES = ("drift.",)
 ACTOR_FIELDS = frozenset(f"actor.{item.name}" for item in dataclass_fields(Actor))
 
 
 def is_known_field(name: str) -> bool:
     """Whether rules can name this field (a typo would make a rule never fire)."""
-    if name in FIELDS or name in ACTOR_FIELDS:
+    if name in FIELDS or name in ACTOR_FIELDS or name in KEY_FIELDS:
         return True
-    return name.startswith(FIELD_FAMILIES) and len(name) > len("key.")
+    return name.startswith(FIELD_FAMILIES) and len(name) > len("drift.")
 
 
 class RuleError(TfdriftError):

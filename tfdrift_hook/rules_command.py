@@ -87,7 +87,7 @@ def run_rules_validate(
     for problem in found:
         stream.write(f"{problem}\n")
     if found:
-        stream.write(f"{len(found)} problems: not valid\n")
+        stream.write(f"{_counted(len(found), 'problem')}: not valid\n")
         return int(ExitCode.USAGE)
 
     counts = _counts(rule_set)
@@ -194,4 +194,8 @@ def _write_text(
 
 
 def _records(count: int) -> str:
-    return f"{count} record" if count == 1 else f"{count} records"
+    return _counted(count, "record")
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

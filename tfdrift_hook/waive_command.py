@@ -303,7 +303,7 @@ def insert_entry(text: str, entry: str, where: str) -> str:
     """
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         raise WaiveError(f"{where}: not valid YAML ({exc}); fix it first") from exc
 
     if root is None:

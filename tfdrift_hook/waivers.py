@@ -29,7 +29,7 @@ import yaml
 from tfdrift_hook.actors import Actor
 from tfdrift_hook.events import KmsEvent
 from tfdrift_hook.hcl_source import SourceLocation, config_address
-from tfdrift_hook.problems import Problem
+from tfdrift_hook.problems import Problem, brief
 from tfdrift_hook.resolution import Subject, Target
 
 if TYPE_CHECKING:
@@ -327,7 +327,7 @@ def read_waiver_file(path: Path, *, in_config: bool = False) -> WaiverLoad:
     """
     try:
         node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
         return WaiverLoad(problems=[_unreadable(path, exc)])
 
     entries = _entry_nodes(path, node, in_config)
@@ -356,7 +356,10 @@ def _unreadable(path: Path, exc: Exception) -> Problem:
 
     mark = getattr(exc, "problem_mark", None)
     where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-    problem = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, RecursionError):
+        problem = "it nests deeper than it can be read"
+    else:
+        problem = getattr(exc, "problem", None) or str(exc)
     return Problem(where, f"waiver file is not valid YAML: {problem}", _FILE_FIX)
 
 
@@ -399,8 +402,8 @@ def _built(node: yaml.MappingNode) -> dict[str, Any]:
     for key, value in node.value:
         try:
             entry[str(key.value)] = yaml.SafeLoader("").construct_document(value)
-        except (ValueError, TypeError, yaml.YAMLError):
-            entry[str(key.value)] = str(getattr(value, "value", "?"))
+        except (ValueError, TypeError, yaml.YAMLError, RecursionError):
+            entry[str(key.value)] = str(getattr(value, "value", "?"))[:80]
     return entry
 
 
@@ -443,15 +446,18 @@ def _entry_errors(entry: Mapping[Any, Any]) -> Iterator[tuple[str, str, str]]:
         if key not in ENTRY_KEYS:
             close = difflib.get_close_matches(str(key), ENTRY_KEYS, n=1)
             hint = f"did you mean {close[0]}?" if close else ""
-            yield str(key), f"unknown key {key!r}", hint or _known_keys()
+            yield str(key), f"unknown key {brief(key)}", hint or _known_keys()
     for key in ("owner", "reason"):
-        if not _text(entry.get(key)):
+        value = entry.get(key)
+        if value is not None and not isinstance(value, str):
+            yield key, f"{key} must be text, not {brief(value)}", "quote it"
+        elif not _text(value):
             yield key, f"no {key}", f"say {_PURPOSE[key]}"
     yield from _expiry_errors(entry.get("expires"))
     for key in _MATCH_KEYS:
         value = entry.get(key)
         if value is not None and not _text(value):
-            yield key, f"{key} must be text, not {value!r}", "quote it"
+            yield key, f"{key} must be text, not {brief(value)}", "quote it"
     if entry.get("rule") is None and entry.get("event_id") is None:
         yield "rule", "names neither a rule nor an event_id", "add rule: RULE_NAME"
     elif _waives_everything(entry):
@@ -479,7 +485,7 @@ def _expiry_errors(value: Any) -> Iterator[tuple[str, str, str]]:
         return
 
     if _date(value) is None:
-        yield "expires", f"expires {value!r} is not a date", fix
+        yield "expires", f"expires {brief(value)} is not a date", fix
 
 
 def _date(value: Any) -> datetime.date | None:
@@ -495,8 +501,18 @@ def _date(value: Any) -> datetime.date | None:
 def _waives_everything(entry: Mapping[Any, Any]) -> bool:
     """``rule: "*"`` and nothing narrower: a gate switched off, not a waiver."""
     rule = str(entry.get("rule") or "")
-    narrower = [key for key in _MATCH_KEYS if key != "rule" and entry.get(key)]
-    return not narrower and bool(rule) and set(rule) <= _WILDCARDS
+    return not _narrower(entry) and bool(rule) and set(rule) <= _WILDCARDS
+
+
+def _narrower(entry: Mapping[Any, Any]) -> list[str]:
+    """The keys besides ``rule`` that narrow the waiver; ``*`` alone narrows nothing."""
+    return [
+        key
+        for key in _MATCH_KEYS
+        if key != "rule"
+        and _text(entry.get(key))
+        and not set(str(entry[key]).strip()) <= _WILDCARDS
+    ]
 
 
 def _waiver(entry: Mapping[Any, Any], where: str) -> Waiver:
