@@ -10,7 +10,7 @@ from tfdrift_hook.conditions import (
     ConditionError,
     Definitions,
     compile_condition,
-    event_names,
+    possible_values,
 )
 
 NO_DEFINITIONS = Definitions(macros={}, lists={})
@@ -185,5 +185,5 @@ NAMED = Definitions(
 def test_the_event_names_a_condition_can_hold_for(
     condition: str, expected: set[str] | None
 ) -> None:
-    names = event_names(condition, NAMED)
+    names = possible_values(condition, NAMED, "evt.name")
     assert names == (None if expected is None else frozenset(expected))

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tfdrift_hook.conditions import ConditionError, Definitions, compile_condition
+from tfdrift_hook.rules import Rule, RuleSet
 
 FIELD_NAMES = ["evt.name", "user", "key.reads", "drift.tags.added", "actor.arn", "x"]
 OPERATORS = [
@@ -176,3 +177,63 @@ def test_not_binds_tighter_than_and_which_binds_tighter_than_or(
     predicate = compile_condition(condition, Definitions(macros={}, lists={}))
 
     assert predicate(fields) is eval(expression, {}, assignment)  # noqa: S307
+
+
+# -- the index by event name and status picks what evaluating every rule picks ------
+
+INDEX_WORDS = ["DisableKey", "EnableKey", "out_of_band", "reverted", "3", "true"]
+index_values = st.sampled_from(INDEX_WORDS)
+index_members = st.lists(index_values, max_size=3).map(
+    lambda items: f"({', '.join(items)})"
+)
+index_fields = st.sampled_from(["evt.name", "status", "user"])
+index_leaves = st.one_of(
+    st.builds(
+        lambda f, op, v: f"{f} {op} {v}",
+        index_fields,
+        st.sampled_from(["=", "!=", "startswith", "glob"]),
+        index_values,
+    ),
+    st.builds(lambda f, m: f"{f} in {m}", index_fields, index_members),
+    st.builds(lambda f, m: f"{f} intersects {m}", index_fields, index_members),
+    st.sampled_from(["a_call", "a_state"]),
+)
+index_conditions = st.recursive(
+    index_leaves,
+    lambda inner: st.one_of(
+        inner.map(lambda c: f"not {c}"),
+        st.builds(lambda a, b: f"({a} and {b})", inner, inner),
+        st.builds(lambda a, b: f"({a} or {b})", inner, inner),
+    ),
+    max_leaves=6,
+)
+index_field_values: st.SearchStrategy[Any] = st.one_of(
+    st.none(),
+    index_values,
+    st.integers(2, 4),
+    st.booleans(),
+    st.lists(index_values, max_size=2),
+)
+index_candidates = st.fixed_dictionaries(
+    {"evt.name": index_field_values, "status": index_field_values},
+    optional={"user": index_field_values},
+)
+
+
+@given(st.lists(index_conditions, min_size=1, max_size=6), index_candidates)
+@settings(max_examples=300, deadline=None)
+def test_the_rules_worth_evaluating_are_all_the_rules_that_can_match(
+    written: list[str], fields: dict[str, Any]
+) -> None:
+    rule_set = RuleSet(
+        rules=[
+            Rule(f"r{index}", condition, "out", "error", f"t.yaml:{index + 1}")
+            for index, condition in enumerate(written)
+        ],
+        macros={"a_call": "evt.name in (DisableKey, 3)", "a_state": "status = true"},
+    )
+    rule_set.compile()
+
+    every = [rule.name for rule in rule_set.rules if rule.matches(fields)]
+
+    assert [rule.name for rule in rule_set.matching(fields)] == every

@@ -82,34 +82,37 @@ def compile_macro(name: str, definitions: Definitions) -> Predicate:
     return _Compiler(text, definitions, (name,)).build(parse_condition(text), 0)
 
 
-def event_names(text: str, definitions: Definitions) -> frozenset[str] | None:
-    """The ``evt.name`` values for which a condition can hold; None when any can.
+def possible_values(
+    text: str, definitions: Definitions, name: str
+) -> frozenset[str] | None:
+    """The values of field ``name`` for which a condition can hold; None when any can.
 
-    A rule set evaluates a rule only on the events it names, the way Falco indexes its
-    rules by event type: ``a and evt.name = X`` needs X, ``or`` needs what either side
-    needs, and ``not`` may hold for anything. Read from a condition that compiled.
+    A rule set evaluates a rule only on the candidates whose event name and status it
+    can hold for, the way Falco indexes its rules by event type: ``a and evt.name = X``
+    needs X, ``or`` needs what either side needs, and ``not`` may hold for anything.
+    Read from a condition that compiled.
     """
-    return _names(parse_condition(text), definitions, ())
+    return _values(parse_condition(text), definitions, name, ())
 
 
-def _names(
-    node: Any, definitions: Definitions, expanding: tuple[str, ...]
+def _values(
+    node: Any, definitions: Definitions, name: str, expanding: tuple[str, ...]
 ) -> frozenset[str] | None:
     kind = node[0]
     if kind in ("and", "or"):
-        parts = [_names(child, definitions, expanding) for child in node[1:]]
+        parts = [_values(child, definitions, name, expanding) for child in node[1:]]
         return _joined_names(kind, parts)
 
     if kind == "macro":
-        name, text = node[1], definitions.macros.get(node[1])
-        if text is None or name in expanding:
+        macro, text = node[1], definitions.macros.get(node[1])
+        if text is None or macro in expanding:
             return None
-        return _names(parse_condition(text), definitions, (*expanding, name))
+        return _values(parse_condition(text), definitions, name, (*expanding, macro))
 
-    if kind == "cmp" and node[1] == "evt.name" and node[2] == "=":
+    if kind == "cmp" and node[1] == name and node[2] == "=":
         return frozenset({_key(_literal(node[3]))})
 
-    if kind == "set" and node[1] == "evt.name":
+    if kind == "set" and node[1] == name:
         values = _Compiler("", definitions)._expand(node[3])
         return frozenset(_key(value) for value in values)
     return None
@@ -380,6 +383,11 @@ def _literal(token: tuple[str, Any]) -> Any:
 
 def _present(value: Any) -> bool:
     return value is not MISSING and value is not None and value != [] and value != {}
+
+
+def value_key(value: Any) -> str:
+    """A value as conditions compare it: as text (``true`` for True, ``30`` for 30)."""
+    return _key(value)
 
 
 def _key(value: Any) -> str:

@@ -22,7 +22,8 @@ from tfdrift_hook.conditions import (
     Predicate,
     compile_condition,
     compile_macro,
-    event_names,
+    possible_values,
+    value_key,
 )
 from tfdrift_hook.errors import TfdriftError
 from tfdrift_hook.hookspecs import hookimpl
@@ -132,8 +133,8 @@ class Rule:
     #: Where later entries appended to it, overrode it or switched it (``FILE:LINE``).
     amended: tuple[str, ...] = ()
     predicate: Predicate | None = field(default=None, repr=False)
-    #: The event names the condition can hold for; None: it may hold for any.
-    event_names: frozenset[str] | None = field(default=None, repr=False)
+    #: The values of each indexed field the condition can hold for; None: any.
+    indexed: dict[str, frozenset[str] | None] = field(default_factory=dict, repr=False)
     #: Where each key was last written, so that a problem names that line.
     origins: dict[str, Origin] = field(default_factory=dict, repr=False)
 
@@ -180,24 +181,29 @@ class RuleSet:
     unloaded: set[str] = field(default_factory=set, repr=False)
     #: Rules whose entries could not be loaded, kept to report their conditions too.
     rejected: list[Rule] = field(default_factory=list, repr=False)
-    #: The rules that can match each event name, in load order; filled as met.
-    by_event: dict[str | None, list[Rule]] = field(default_factory=dict, repr=False)
+    #: The rules that can match each pair of indexed values, in load order.
+    by_index: dict[tuple[str | None, ...], list[Rule]] = field(
+        default_factory=dict, repr=False
+    )
 
     def matching(self, fields: Mapping[str, Any]) -> list[Rule]:
         """The enabled rules whose condition holds, in load order.
 
-        Only the rules whose condition can hold for the event's name are evaluated:
-        most rules name the one call they are about.
+        Only the rules whose condition can hold for the candidate's event name and
+        status are evaluated: most rules name the one call and the status they are
+        about.
         """
-        name = fields.get("evt.name")
-        rules = self._for_event(name if isinstance(name, str) else None)
+        rules = self._worth_evaluating(fields)
         return [rule for rule in rules if rule.enabled and rule.matches(fields)]
 
-    def _for_event(self, name: str | None) -> list[Rule]:
-        rules = self.by_event.get(name)
+    def _worth_evaluating(self, fields: Mapping[str, Any]) -> list[Rule]:
+        key = tuple(_indexed(fields.get(name)) for name in INDEXED_FIELDS)
+        if _UNINDEXED in key:
+            return self.rules
+        rules = self.by_index.get(key)
         if rules is None:
-            rules = [rule for rule in self.rules if _may_match(rule, name)]
-            self.by_event[name] = rules
+            rules = [rule for rule in self.rules if _may_match(rule, key)]
+            self.by_index[key] = rules
         return rules
 
     def rule(self, name: str) -> Rule | None:
@@ -211,7 +217,7 @@ class RuleSet:
 
     def compile_problems(self) -> list[RuleProblem]:
         """Compile every rule; the problems met, each where it is written."""
-        self.by_event.clear()
+        self.by_index.clear()
         lists, problems = self._expanded_lists()
         definitions = Definitions(self.macros, lists, is_known_field)
         broken, macro_problems = self._macro_problems(definitions)
@@ -250,8 +256,29 @@ class RuleSet:
         return broken, problems
 
 
-def _may_match(rule: Rule, name: str | None) -> bool:
-    return rule.event_names is None or name in rule.event_names
+#: Fields whose values select the rules worth evaluating on a candidate.
+INDEXED_FIELDS = ("evt.name", "status")
+
+
+#: A value the index cannot stand for (a list): every rule is evaluated.
+_UNINDEXED = "\x00unindexed"
+
+
+def _indexed(value: Any) -> str | None:
+    """The value as conditions compare it; None when no comparison can hold."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        return _UNINDEXED
+    return value_key(value)
+
+
+def _may_match(rule: Rule, key: tuple[str | None, ...]) -> bool:
+    for name, value in zip(INDEXED_FIELDS, key, strict=True):
+        allowed = rule.indexed.get(name)
+        if allowed is not None and value not in allowed:
+            return False
+    return True
 
 
 def _list_items(
@@ -276,7 +303,10 @@ def _rule_problems(
     problems: list[RuleProblem] = []
     try:
         rule.predicate = compile_condition(rule.condition, definitions)
-        rule.event_names = event_names(rule.condition, definitions)
+        rule.indexed = {
+            name: possible_values(rule.condition, definitions, name)
+            for name in INDEXED_FIELDS
+        }
     except ConditionError as exc:
         if exc.macro not in broken:
             file, line = rule.origin("condition")
