@@ -751,3 +751,32 @@ def test_markdown_marks_a_waived_finding_in_the_table_and_its_details(
     waived = next(line for line in lines if line.startswith("* waived: "))
     assert waived.startswith(f"* waived: by team-crypto until {FUTURE}: ")
     assert waived.endswith(f"{path.name}:1)")
+
+
+def test_a_stale_waiver_has_one_id_however_the_directory_is_spelt(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(workdir, ".tfdrift-waivers.yml", entry("kms_key_deletion_*", PAST))
+    monkeypatch.chdir(workdir)
+
+    ids = []
+    for directory in (".", str(workdir)):
+        run = run_cli(
+            "check",
+            "-C",
+            directory,
+            "--state",
+            "terraform.tfstate",
+            "--events",
+            "events.json",
+            "--format",
+            "json",
+        )
+        (expired,) = [
+            line for line in run.findings if line["rule"] == "tfdrift_waiver_expired"
+        ]
+        ids.append(expired["id"])
+        # Below the working directory, the file is named from it.
+        assert expired["resource"] == ".tfdrift-waivers.yml:1"
+
+    assert ids[0] == ids[1]

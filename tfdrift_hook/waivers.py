@@ -294,8 +294,20 @@ def waiver_files(directory: Path, named: Sequence[Path]) -> list[Path]:
         key = path.resolve()
         if key not in seen:
             seen.add(key)
-            unique.append(path)
+            unique.append(_from_here(path))
     return unique
+
+
+def _from_here(path: Path) -> Path:
+    """``path`` from the working directory when it lies below it, as given if not.
+
+    A waiver's source is part of the id of its expired or unused finding (and of its
+    SARIF fingerprint), so ``-C .`` and ``-C /abs/dir`` must spell it the same.
+    """
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        return path
 
 
 @dataclass
