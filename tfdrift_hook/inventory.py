@@ -248,7 +248,7 @@ def inventory_from_directory(directory: Path) -> Inventory:
         msg = (
             f"no Terraform state for {directory}: {failure}, and {state_file} does "
             "not exist; run `terraform init` there so `terraform show -json` works, "
-            "or give the state or plan JSON file"
+            "or give the file with --state FILE or --plan-json FILE"
         )
         raise InventoryError(msg)
 
