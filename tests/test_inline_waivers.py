@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.kms_state import (
     ACCOUNT,
     KEY_0987,
+    KEY_1234,
     kms_key,
     run_cli,
     write_records,
@@ -203,6 +205,20 @@ MALFORMED = [
         id="not ISO",
     ),
     pytest.param(
+        "# tfdrift:ignore kms_key_disabled paused until=2026-W01-1\n",
+        "main.tf:1: tfdrift:ignore until=2026-W01-1 is not a date, so it waives "
+        "nothing; write until=YYYY-MM-DD, the last day it waives",
+        id="week date",
+    ),
+    pytest.param(
+        # Brackets are literal in waivers: no rule is named kms_key_[dt]*, though
+        # fnmatch would take [dt] as a class and match kms_key_disabled.
+        "# tfdrift:ignore kms_key_[dt]* paused\n",
+        "main.tf:1: tfdrift:ignore names no rule in force (kms_key_[dt]*), so it "
+        "waives nothing",
+        id="brackets",
+    ),
+    pytest.param(
         "# tfdrift:ignore kms_key_disabled x until=2026-01-01 until=2026-02-01\n",
         "main.tf:1: tfdrift:ignore gives until= more than once, so it waives "
         "nothing; keep one date",
@@ -357,6 +373,22 @@ def test_a_marker_in_a_module_waives_under_every_call_of_it(tmp_path: Path) -> N
         "module.payments.aws_kms_key.this",
     ]
     assert {w.source for w in waivers} == {"modules/kms/key.tf:1"}
+
+
+def test_a_glob_matches_a_rule_in_force_as_every_waiver_matches_it(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        "main.tf",
+        "# tfdrift:ignore rule[1]_? a rule named with brackets\n"
+        'resource "aws_kms_key" "app" {}\n',
+    )
+
+    waivers, notes = inline_waivers(tmp_path, rule_names=["rule[1]_a"])
+
+    assert notes == []
+    assert [w.rule for w in waivers] == ["rule[1]_?"]
 
 
 def test_a_marker_in_a_directory_no_module_call_reads_is_a_note(
@@ -542,3 +574,84 @@ def test_a_check_shows_the_instance_a_marker_waives_and_it_does_not_gate(
         "inline": True,
     }
     assert run.exit_code == 0
+
+
+def rotation_disabled(key: str) -> dict[str, Any]:
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "IAMUser",
+            "arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
+            "accountId": ACCOUNT,
+            "userName": "alice",
+        },
+        "eventTime": "2026-11-30T10:00:00Z",
+        "eventSource": "kms.amazonaws.com",
+        "eventName": "DisableKeyRotation",
+        "awsRegion": "us-west-2",
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64",
+        "requestParameters": {"keyId": key},
+        "responseElements": None,
+        "eventID": "r1",
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": ACCOUNT,
+    }
+
+
+def module_keys(tmp_path: Path) -> Path:
+    """Two calls of one module, its key block marked; the state holds both keys."""
+    write(
+        tmp_path,
+        "main.tf",
+        'module "payments" {\n  source = "./modules/kms"\n}\n'
+        'module "logs" {\n  source = "./modules/kms"\n}\n',
+    )
+    write(
+        tmp_path,
+        "modules/kms/key.tf",
+        "# tfdrift:ignore kms_key_rotation_disabled the HSM team rotates it\n"
+        'resource "aws_kms_key" "this" {}\n',
+    )
+    return write_state(
+        tmp_path,
+        kms_key("this", KEY_1234, module="module.payments"),
+        kms_key("this", KEY_0987, module="module.logs"),
+    )
+
+
+def check_with(tmp_path: Path, state: Path, *records: dict[str, Any]) -> Any:
+    events = write_records(tmp_path, "events.json", *records)
+    return run_cli(
+        "check", "-C", tmp_path, "--state", state, "--events", events,
+        "--format", "json",
+    )  # fmt: skip
+
+
+def test_a_marker_used_under_one_module_call_is_not_unused_under_the_other(
+    tmp_path: Path,
+) -> None:
+    state = module_keys(tmp_path)
+
+    run = check_with(tmp_path, state, rotation_disabled(KEY_1234))
+
+    assert [(f["rule"], f["address"]) for f in run.findings] == [
+        ("kms_key_rotation_disabled", "module.payments.aws_kms_key.this")
+    ]
+    assert run.findings[0]["waiver"]["source"] == "modules/kms/key.tf:1"
+    assert run.exit_code == 0
+
+
+def test_a_marker_unused_under_every_module_call_is_reported_once(
+    tmp_path: Path,
+) -> None:
+    state = module_keys(tmp_path)
+
+    run = check_with(tmp_path, state)
+
+    [unused] = run.findings
+    assert unused["rule"] == "tfdrift_waiver_unused"
+    assert unused["resource"] == "modules/kms/key.tf:1"
+    assert unused["stale_waiver"]["address"] == "module.payments.aws_kms_key.this"

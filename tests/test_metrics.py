@@ -458,6 +458,21 @@ def test_pre_plan_writes_the_metrics_of_its_check(
     assert of(found, "tfdrift_kms_key_policy_changes_in_window") == {labels(**APP): 1}
 
 
+def test_pre_plan_refuses_bad_metrics_settings_before_it_checks_anything(
+    state: Path, events: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / ".tfdrift.yml"
+    config.write_text("metrics:\n  labels: [account=mine]\n", encoding="utf-8")
+
+    run = run_cli("pre-plan", "--config", config, "--state", state, "--events", events)
+
+    assert run.exit_code == 2
+    assert run.stdout == ""
+    assert "metrics.labels: 'account' is a label the metrics set themselves" in (
+        run.stderr
+    )
+
+
 def test_a_check_without_a_window_end_covers_up_to_the_delivery_delay(
     state: Path, tmp_path: Path
 ) -> None:

@@ -400,6 +400,12 @@ def test_override_replace_of_a_macro_and_a_list(tmp_path: Path) -> None:
             "- macro: m\n  condition: status = y\n  condition: status = z\n",
             "3: key 'condition' is given twice in this entry (line 2 too)",
         ),
+        (
+            "- rule: kms_key_disabled\n  override: {condition: [append]}\n"
+            "  condition: and user = x\n",
+            "2: rule 'kms_key_disabled': override of 'condition' is append or "
+            "replace, not ['append']",
+        ),
     ],
 )
 def test_append_and_override_mistakes_are_named(
@@ -408,6 +414,18 @@ def test_append_and_override_mistakes_are_named(
     rules = _write(tmp_path, entry)
 
     assert _problems(BUILTIN_RULES, rules) == [f"{rules}:{problem}"]
+
+
+def test_a_rule_entry_of_a_name_alone_is_a_rule_missing_its_keys(
+    tmp_path: Path,
+) -> None:
+    rules = _write(tmp_path, "- rule: kms_key_disabled\n")
+
+    assert _problems(BUILTIN_RULES, rules) == [
+        f"{rules}:1: rule 'kms_key_disabled': no 'condition'",
+        f"{rules}:1: rule 'kms_key_disabled': no 'output'",
+        f"{rules}:1: rule 'kms_key_disabled': no 'priority'",
+    ]
 
 
 def test_list_items_may_name_lists_even_ones_appended_later(tmp_path: Path) -> None:

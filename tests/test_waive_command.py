@@ -12,7 +12,8 @@ import pytest
 from tests.kms_state import KEY_0987, KEY_1234, kms_key, run_cli, write_records
 from tests.kms_state import write_state as write_kms_state
 from tfdrift_hook.waive_command import insert_entry
-from tfdrift_hook.waivers import glob, read_waiver_file
+from tfdrift_hook.waiver_files import read_waiver_file
+from tfdrift_hook.waivers import glob
 
 TODAY = datetime.datetime.now(datetime.timezone.utc).date()
 LATER = TODAY + datetime.timedelta(days=30)
@@ -221,6 +222,11 @@ def test_the_entry_goes_after_the_list_s_last_item(text: str, expected: str) -> 
             ("--expires", "31/12/2030"),
             "--expires '31/12/2030' is not a date; write YYYY-MM-DD",
             id="not a date",
+        ),
+        pytest.param(
+            ("--expires", "2099-W01-1"),  # date.fromisoformat reads it as 2098-12-29
+            "--expires '2099-W01-1' is not a date; write YYYY-MM-DD",
+            id="week date",
         ),
         pytest.param(
             ("--owner", " "),

@@ -28,11 +28,11 @@ from tfdrift_hook.findings import Candidate, Finding
 from tfdrift_hook.inventory import ManagedResource
 from tfdrift_hook.resolution import Subject, Target
 from tfdrift_hook.rules import Rule
+from tfdrift_hook.waiver_files import load_waivers, read_waiver_file
 from tfdrift_hook.waivers import (
     Waiver,
     apply_waivers,
-    load_waivers,
-    read_waiver_file,
+    parse_day,
     stale_candidates,
 )
 
@@ -214,6 +214,128 @@ def test_other_keys_are_refused_in_a_waiver_file_but_not_in_the_config(
 
     assert [p.message for p in refused.problems] == ["unknown top-level key(s) fail_on"]
     assert [w.source for w in accepted.waivers] == [f"{config}:3"]
+
+
+def test_a_key_given_twice_a_merge_key_and_a_list_key_are_each_a_problem(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        "w.yml",
+        "- rule: kms_key_disabled\n"  # 1
+        "  owner: ops\n"
+        "  reason: paused\n"
+        "  owner: sec\n"  # 4: owner again; YAML would keep sec silently
+        "  expires: 2099-01-01\n"
+        "- <<: {owner: ops, reason: paused}\n"  # 6
+        "  rule: kms_key_disabled\n"
+        "  expires: 2099-01-01\n"
+        "- ? [a, b]\n"  # 9: a list as a key
+        "  : x\n"
+        "  rule: kms_key_disabled\n"
+        "  owner: ops\n"
+        "  reason: paused\n"
+        "  expires: 2099-01-01\n",
+    )
+
+    load = read_waiver_file(path)
+
+    assert load.waivers == []
+    label = "(rule kms_key_disabled)"
+    assert [(p.where, p.message, p.fix.partition(";")[0]) for p in load.problems] == [
+        (
+            f"{path}:4",
+            f"waiver 1 {label}: key 'owner' is given twice (line 2 too)",
+            "keep one of them",
+        ),
+        (
+            f"{path}:6",
+            f"waiver 2 {label}: merge key << is not supported, so the keys it "
+            "would merge are not read",
+            "write the keys out in the entry",
+        ),
+        (
+            f"{path}:6",
+            f"waiver 2 {label}: no owner",
+            "say who answers for it (owner: a person or team)",
+        ),
+        (
+            f"{path}:6",
+            f"waiver 2 {label}: no reason",
+            "say why the finding is accepted (reason: ...)",
+        ),
+        (
+            f"{path}:9",
+            f"waiver 3 {label}: unknown key ['a', 'b']",
+            "an entry may have: rule, address, attribute, actor, event_id, owner, "
+            "reason, expires",
+        ),
+    ]
+
+
+def test_a_list_or_mapping_value_is_told_to_be_text_and_a_number_to_be_quoted(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        "w.yml",
+        "- rule: kms_key_disabled\n"
+        "  owner: [ops]\n"  # 2
+        "  reason: {why: paused}\n"  # 3
+        "  address: 42\n"  # 4
+        "  actor: [2025-02-30]\n"  # 5: a list YAML cannot build
+        "  expires: 2099-01-01\n",
+    )
+
+    load = read_waiver_file(path)
+
+    assert load.waivers == []
+    found = [(p.where, p.message.partition(": ")[2], p.fix) for p in load.problems]
+    fix = "; this entry waives nothing until it is fixed"
+    assert found == [
+        (f"{path}:2", "owner must be text, not ['ops']", "write it as text" + fix),
+        (
+            f"{path}:3",
+            "reason must be text, not {'why': 'paused'}",
+            "write it as text" + fix,
+        ),
+        (f"{path}:4", "address must be text, not 42", "quote it" + fix),
+        (f"{path}:5", "actor must be text, not [2025-02-30]", "write it as text" + fix),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("2024-02-29", datetime.date(2024, 2, 29)),
+        ("2099-12-31", datetime.date(2099, 12, 31)),
+        ("2025-02-29", None),  # not a leap year
+        ("2025-W01-1", None),  # fromisoformat reads it as 2024-12-30
+        ("20251231", None),  # so does it this, as 2025-12-31
+        ("2025-1-31", None),
+        (" 2025-01-31", None),
+        ("\u0662\u0660\u0662\u0665-01-31", None),  # Arabic-Indic digits
+    ],
+)
+def test_a_day_is_read_only_as_yyyy_mm_dd(text: str, day: datetime.date | None) -> None:
+    assert parse_day(text) == day
+
+
+def test_an_expiry_written_as_a_week_date_is_not_a_date(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "w.yml",
+        "- rule: kms_key_disabled\n  owner: ops\n  reason: r\n  expires: 2099-W01-1\n",
+    )
+
+    load = read_waiver_file(path)
+
+    assert [(p.where, p.message) for p in load.problems] == [
+        (
+            f"{path}:4",
+            "waiver 1 (rule kms_key_disabled): expires '2099-W01-1' is not a date",
+        )
+    ]
 
 
 # -- matching --------------------------------------------------------------------------
@@ -399,6 +521,68 @@ def test_a_stale_waivers_own_finding_cannot_be_waived() -> None:
 
     assert not waiver(rule="*", address="*").matches(reported)
     assert candidate.resource == "w.yml:1"
+
+
+def copies(source: str = "modules/kms/key.tf:1", **parts: Any) -> list[Waiver]:
+    """The waivers one inline marker makes in a module called as a and as b."""
+    return [
+        waiver(
+            rule="kms_key_policy_modified",
+            address=f"module.{name}.aws_kms_key_policy.app",
+            source=source,
+            inline=True,
+            **parts,
+        )
+        for name in ("a", "b")
+    ]
+
+
+def module_finding(call: str) -> Finding:
+    return finding(address=f"module.{call}.aws_kms_key_policy.app")
+
+
+def test_the_copies_of_one_marker_are_used_when_any_copy_matches() -> None:
+    marker = copies()
+    item = module_finding("b")
+
+    waiving = apply_waivers([item], marker, TODAY)
+
+    assert item.waiver == marker[1]
+    assert waiving.unused == []
+
+
+def test_the_copies_of_one_marker_that_match_nothing_are_one_unused_waiver() -> None:
+    first, other = copies(), copies(source="modules/kms/key.tf:7")
+    filed = waiver(rule="kms_key_disabled", source="w.yml:1")
+
+    waiving = apply_waivers([], [*first, *other, filed], TODAY)
+
+    assert waiving.unused == [first[0], other[0], filed]
+
+
+def test_expired_copies_of_one_marker_get_an_id_each() -> None:
+    marker = copies(expires=datetime.date(2026, 12, 2))
+    waiving = apply_waivers([], marker, TODAY)
+    now = datetime.datetime(2026, 12, 3, tzinfo=datetime.timezone.utc)
+    rule = Rule("tfdrift_waiver_expired", "x", "o", "warning", "t")
+
+    stand_ins = stale_candidates(waiving, ACCOUNT, now)
+    ids = {Finding(rule, item, "o").id for item in stand_ins}
+
+    assert [item.event.event_id for item in stand_ins] == [
+        "waiver:modules/kms/key.tf:1:module.a.aws_kms_key_policy.app",
+        "waiver:modules/kms/key.tf:1:module.b.aws_kms_key_policy.app",
+    ]
+    assert len(ids) == 2
+
+
+def test_a_file_waiver_s_stand_in_id_is_its_source_alone() -> None:
+    filed = waiver(rule="kms_key_disabled", address="aws_kms_key.app", source="w.yml:4")
+    now = datetime.datetime(2026, 12, 3, tzinfo=datetime.timezone.utc)
+
+    [stand_in] = stale_candidates(apply_waivers([], [filed], TODAY), ACCOUNT, now)
+
+    assert stand_in.event.event_id == "waiver:w.yml:4"
 
 
 # -- the check -------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from tfdrift_hook.receipts import (
 from tfdrift_hook.rule_files import load_rule_files
 from tfdrift_hook.rules import RuleError, RuleSet
 from tfdrift_hook.trust import Trust
-from tfdrift_hook.waivers import load_waivers, waiver_files
+from tfdrift_hook.waiver_files import load_waivers, waiver_files
 from tfdrift_hook.window import Window, parse_bound
 
 logger = logging.getLogger(__name__)

@@ -529,7 +529,9 @@ def _record(options: dict[str, Any]) -> int:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Find the id in this `check --format json` report, not in a new check.",
 )
-@_some_check_options("format", "output")
+@_some_check_options(
+    "format", "output", "metrics", "pushgateway", "fail_on", "require_complete"
+)
 @click.pass_context
 def waive(ctx: click.Context, /, verbose: int, quiet: bool, **options: Any) -> None:
     """Accept one finding, by the id its report prints, in a waiver file.

@@ -157,7 +157,8 @@ def tfdrift_filter_findings(
 
     Called once per check with the findings so far; return a new list to replace it,
     or None to leave it as it is. Plugins are called in turn, each seeing the list the
-    previous one returned.
+    previous one returned. Waivers apply after the filters, and the findings of
+    expired or unused waivers are added then: a filter cannot drop those.
     """
 
 

@@ -5,9 +5,10 @@
       // tfdrift:ignore kms_key_tags_changed FinOps sets cost tags until=2025-12-31
     }
 
-A marker waives its rule (a name, or an fnmatch glob on names) for the block's
-address, when it is written on the comment lines right above the block (no blank line
-between) or anywhere inside it. The words after the rule are the reason, and
+A marker waives its rule (a name, or a glob on names: ``*`` any text, ``?`` one
+character, brackets literal, as in every waiver) for the block's address, when it is
+written on the comment lines right above the block (no blank line between) or
+anywhere inside it. The words after the rule are the reason, and
 ``until=YYYY-MM-DD`` among them gives an expiry; without one the waiver lasts as long
 as the comment. Its owner is ``inline (FILE:LINE)``: the commit that wrote the line
 says who.
@@ -32,12 +33,11 @@ import os
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tfdrift_hook.hcl_values import block_header, file_blocks
-from tfdrift_hook.waivers import Waiver
+from tfdrift_hook.waivers import Waiver, glob, parse_day
 
 if TYPE_CHECKING:
     from lark import Token, Tree
@@ -54,7 +54,6 @@ MARKER = "tfdrift:ignore"
 
 _COMMENT_MARKS = re.compile(r"^(?:#|//|/\*)|\*/$")
 _LOCAL_SOURCE = re.compile(r"""\bsource\s*=\s*"(\.\.?/[^"]*)\"""")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _FORM = f"`# {MARKER} RULE reason [until=YYYY-MM-DD]`"
 
 
@@ -266,7 +265,7 @@ def marker_waiver(text: str, where: str, rules: Collection[str]) -> Waiver:
     if set(rule) <= set("*?"):
         msg = f"waives every rule of the block ({rule})"
         raise MarkerError(msg, "name the rule, or a glob such as kms_key_tags_*")
-    if not any(fnmatchcase(name, rule) for name in rules):
+    if not any(glob(rule).match(name) for name in rules):
         raise MarkerError(f"names no rule in force ({rule})", _rule_fix(rule, rules))
     if not reason:
         raise MarkerError(f"gives no reason to ignore {rule}")
@@ -296,13 +295,11 @@ def _until(values: list[str]) -> datetime.date | None:
     if len(values) > 1:
         raise MarkerError("gives until= more than once", "keep one date")
 
-    fix = "write until=YYYY-MM-DD, the last day it waives"
-    if not _DATE.match(values[0]):
+    day = parse_day(values[0])
+    if day is None:
+        fix = "write until=YYYY-MM-DD, the last day it waives"
         raise MarkerError(f"until={values[0]} is not a date", fix)
-    try:
-        return datetime.date.fromisoformat(values[0])
-    except ValueError as exc:
-        raise MarkerError(f"until={values[0]} is not a date", fix) from exc
+    return day
 
 
 def _rule_fix(rule: str, rules: Collection[str]) -> str:

@@ -321,9 +321,11 @@ class CheckCollector(Collector):
         )
         yield self._family(
             WRITE_EVENTS,
-            "KMS write events on managed resources in the last check's window that "
-            "changed something, by status: in_band (Terraform's own), out_of_band, "
-            "reverted, terraform_outside_pipeline, aws_service, unexplained_drift.",
+            "Changes to managed resources in the last check's window, by status: "
+            "in_band counts Terraform's own write calls; out_of_band, reverted, "
+            "terraform_outside_pipeline and aws_service count the calls a rule "
+            "judged and no waiver accepted; unexplained_drift the drift of a plan "
+            "that no call of the window explains.",
             ("account", "region", "status"),
             counts.writes.items(),
         )

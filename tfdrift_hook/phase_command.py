@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import click
 
 from tfdrift_hook.check_command import report, report_format_of, report_stream
+from tfdrift_hook.config import load_settings
 from tfdrift_hook.errors import ExitCode, TfdriftError
 from tfdrift_hook.lifecycle import (
     POST_APPLY,
@@ -29,7 +30,7 @@ from tfdrift_hook.lifecycle import (
     PhaseRun,
     run_phase,
 )
-from tfdrift_hook.metrics_targets import check_metrics_options, publish_metrics
+from tfdrift_hook.metrics_targets import check_metrics_settings, publish_metrics
 from tfdrift_hook.plugin_manager import Plugins, build_plugin_manager
 from tfdrift_hook.window import parse_bound
 
@@ -41,7 +42,7 @@ def run_phase_command(
 ) -> int:
     plugins = build_plugin_manager(environ)
     report_format = report_format_of(plugins, options.get("report_format"), environ)
-    check_metrics_options(options)
+    _check_metrics(options, environ)
     now = datetime.now(timezone.utc)
     _plan_from_atlantis(name, options, environ)
     plan = read_phase_plan(options)
@@ -65,6 +66,13 @@ def run_phase_command(
     if name == PRE_APPLY:
         _note_start(run, Path(options.get("directory") or "."), now)
     return int(run.exit_code())
+
+
+def _check_metrics(options: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """Bad metrics options or settings stop the phase before it checks anything."""
+    directory = Path(options.get("directory") or ".")
+    settings = load_settings(options, environ, directory)
+    check_metrics_settings(options, settings.request_settings())
 
 
 def publish_phase_metrics(run: PhaseRun, options: Mapping[str, Any]) -> None:

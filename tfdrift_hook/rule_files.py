@@ -330,11 +330,11 @@ def _override_modes(
     for key, mode in override.items():
         if key not in allowed:
             names = ", ".join(allowed)
-            msg = f"override cannot change {key!r} (only {names})"
+            msg = f"override cannot change {brief(key)} (only {names})"
             problems.append((msg, "override"))
-        elif mode not in allowed[key]:
+        elif not isinstance(mode, str) or mode not in allowed[key]:
             ways = " or ".join(sorted(allowed[key]))
-            msg = f"override of {key!r} is {ways}, not {mode!r}"
+            msg = f"override of {key!r} is {ways}, not {brief(mode)}"
             problems.append((msg, "override"))
         elif key not in entry.body:
             msg = f"override names {key!r} but the entry has none"
@@ -379,7 +379,7 @@ def _add_rule(
 ) -> None:
     """A new rule, one of the same name replaced, overridden or switched on or off."""
     existing = rule_set.rule(name)
-    if override is None and set(entry.body) <= {"rule", "enabled"}:
+    if override is None and set(entry.body) == {"rule", "enabled"}:
         override = {"enabled": "replace"}
         if existing is None:
             msg = f"{_nothing_earlier('rule', name)} to switch on or off"

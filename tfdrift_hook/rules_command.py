@@ -17,7 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from tfdrift_hook.check_command import build_request, plugin_rule_files, rules_in_force
+from tfdrift_hook.check_command import (
+    add_inline_waivers,
+    build_request,
+    plugin_rule_files,
+    rules_in_force,
+)
 from tfdrift_hook.config import load_settings
 from tfdrift_hook.errors import ExitCode
 from tfdrift_hook.findings import Finding
@@ -125,6 +130,7 @@ def run_rules_test(
     in_force = [path for path in request.rule_files if path != rule_file]
     rules = rules_in_force(plugins, [*in_force, rule_file], loading)
     request.problems.extend(loading.items)
+    add_inline_waivers(request, rules)
     result = run_check(request, plugins.manager, rules)
     tested = [rule for rule in rules.rules if _written_in(rule, rule_file)]
     matches = {rule.name: _matches_of(rule, result.findings) for rule in tested}
@@ -152,6 +158,7 @@ def _matches_of(rule: Rule, findings: Sequence[Finding]) -> list[dict[str, Any]]
             "resource": finding.resource,
             "output": finding.output,
             "id": finding.id,
+            "waiver": finding.waiver.to_json() if finding.waiver else None,
         }
         for finding in findings
         if finding.rule is rule
@@ -185,9 +192,10 @@ def _write_text(
         )
         for match in found:
             where = match["address"] or match["resource"] or "-"
+            waived = "  (waived)" if match["waiver"] else ""
             stream.write(
-                f"  {match['event_id']}  {match['time']}  {match['event']}  {where}\n"
-                f"    {match['output']}\n"
+                f"  {match['event_id']}  {match['time']}  {match['event']}  {where}"
+                f"{waived}\n    {match['output']}\n"
             )
     matched = sum(1 for rule in rules if matches[rule.name])
     stream.write(f"{len(rules)} rules of {rule_file}, {matched} matched.\n")

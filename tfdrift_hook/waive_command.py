@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import yaml
 
 from tfdrift_hook.errors import ExitCode, TfdriftError
-from tfdrift_hook.waivers import DEFAULT_FILE, WaiverLoad, read_waiver_file
+from tfdrift_hook.waiver_files import DEFAULT_FILE, WaiverLoad, read_waiver_file
+from tfdrift_hook.waivers import parse_day
 
 if TYPE_CHECKING:
     from tfdrift_hook.findings import Finding
@@ -43,7 +44,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _ID = re.compile(r"(?i)tfd-([0-9a-f]+)\Z")
 _REPORT_FIX = "write one with `tfdrift-hook check --format json --output FILE`"
 
@@ -110,7 +110,7 @@ def entry_terms(options: Mapping[str, Any], today: datetime.date) -> Terms:
         *(["--owner is blank; name who answers for it"] if not owner else []),
         *(["--reason is blank; say why the finding is accepted"] if not reason else []),
     ]
-    date = _date(expires)
+    date = parse_day(expires)
     if date is None:
         problems.append(f"--expires {expires!r} is not a date; write YYYY-MM-DD")
     elif date < today:
@@ -118,15 +118,6 @@ def entry_terms(options: Mapping[str, Any], today: datetime.date) -> Terms:
     if problems or date is None:
         raise WaiveError("; ".join(problems))
     return Terms(owner, reason, date)
-
-
-def _date(text: str) -> datetime.date | None:
-    if not _DATE.match(text):
-        return None
-    try:
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 def finding_id(text: str) -> str:
@@ -417,7 +408,7 @@ def _warn_if_unread(
 ) -> None:
     """A --file no check reads waives nothing; say how to have it read."""
     from tfdrift_hook.config import load_settings
-    from tfdrift_hook.waivers import waiver_files
+    from tfdrift_hook.waiver_files import waiver_files
 
     directory = Path(options.get("directory") or ".")
     try:
