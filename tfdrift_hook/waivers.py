@@ -198,7 +198,8 @@ def apply_waivers(
     """Mark each finding with the first live waiver that matches it.
 
     Every live waiver that matches a finding counts as used, even where an earlier
-    one was chosen; an expired waiver waives nothing and is only reported.
+    one was chosen; an expired waiver waives nothing and is only reported. The
+    copies of one inline marker (one per call of its module) are reported once.
     """
     live = [waiver for waiver in waivers if not waiver.expired(today)]
     used: set[int] = set()
@@ -207,10 +208,20 @@ def apply_waivers(
         if matching:
             finding.waiver = live[matching[0]]
             used.update(matching)
-    return Waiving(
-        expired=[waiver for waiver in waivers if waiver.expired(today)],
-        unused=_unused(live, used),
-    )
+    expired = [waiver for waiver in waivers if waiver.expired(today)]
+    return Waiving(expired=_each_marker_once(expired), unused=_unused(live, used))
+
+
+def _each_marker_once(waivers: Sequence[Waiver]) -> list[Waiver]:
+    """The waivers with one copy of each inline marker (its first), the others kept."""
+    seen: set[str] = set()
+    kept: list[Waiver] = []
+    for waiver in waivers:
+        if waiver.inline and waiver.source in seen:
+            continue
+        seen.add(waiver.source)
+        kept.append(waiver)
+    return kept
 
 
 def _unused(live: Sequence[Waiver], used: set[int]) -> list[Waiver]:
