@@ -129,14 +129,10 @@ def _joined_names(
     return frozenset().union(*[part for part in parts if part is not None])
 
 
-def parse_condition(text: str) -> Any:
-    """The parse tree of a condition; raises :class:`ConditionError` with a position."""
-    return _parsed(text)
-
-
 # Rule files use the same macros in many rules; a text is parsed once.
 @lru_cache(maxsize=1024)
-def _parsed(text: str) -> Any:
+def parse_condition(text: str) -> Any:
+    """The parse tree of a condition; raises :class:`ConditionError` with a position."""
     try:
         return _parser().parse(text)
     except lark.UnexpectedInput as exc:
