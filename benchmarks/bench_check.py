@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -91,23 +92,34 @@ def prepare_trail(trail: Path, records: int, seed: int) -> str:
     return text
 
 
-# Runs the CLI and then writes the process's own peak RSS (KiB on Linux) to a file, so
-# that the figure is the check's alone, not that of other children of this process.
+# Runs the CLI and then writes the process's own peak RSS (KiB on Linux) and CPU
+# seconds to a file, so that the figures are the check's alone, not those of other
+# children of this process.
 _MEASURED = """
 import resource, sys
 from tfdrift_hook.cli import main
 try:
     main(sys.argv[2:])
 finally:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    open(sys.argv[1], "w").write(str(peak))
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = used.ru_utime + used.ru_stime
+    open(sys.argv[1], "w").write(f"{used.ru_maxrss} {cpu}")
 """
 
 
-def measure_check(
-    trail: Path, extra: Sequence[str] = ()
-) -> tuple[float, float, int, int]:
-    """One run of the real CLI: seconds, the child's peak MB, findings, exit code."""
+class CheckRun(NamedTuple):
+    """One run of the check: wall and CPU seconds, peak memory, what it found."""
+
+    seconds: float
+    peak_mb: float
+    findings: int
+    exit_code: int
+    #: CPU time of the check's process: less moved than wall time by other load.
+    cpu_seconds: float
+
+
+def measure_check(trail: Path, extra: Sequence[str] = ()) -> CheckRun:
+    """One run of the real CLI, in a child process."""
     with tempfile.NamedTemporaryFile(suffix=".peak") as peak_file:
         command = [
             sys.executable,
@@ -126,12 +138,12 @@ def measure_check(
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - started
-        peak_kb = int(Path(peak_file.name).read_text() or 0)
+        peak_kb, cpu = (Path(peak_file.name).read_text() or "0 0").split()
 
     if done.returncode not in (0, 1):
         raise SystemExit(f"check failed (exit {done.returncode}):\n{done.stderr}")
     findings = sum(1 for line in done.stdout.splitlines() if line.strip())
-    return seconds, peak_kb / 1024, findings, done.returncode
+    return CheckRun(seconds, int(peak_kb) / 1024, findings, done.returncode, float(cpu))
 
 
 if __name__ == "__main__":
