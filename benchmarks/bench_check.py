@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -33,17 +33,25 @@ TARGET_PEAK_MB = 200
 
 
 def main() -> int:
-    options = _options()
+    return run_on_trail(__doc__, _run)
+
+
+def run_on_trail(
+    doc: str | None, run: Callable[[Path, argparse.Namespace], int]
+) -> int:
+    """Parse a benchmark's options and ``run`` it on its trail, removed afterwards
+    when it was a temporary one."""
+    options = _options(doc or "")
     trail = Path(options.trail or tempfile.mkdtemp(prefix="tfdrift-bench-"))
     try:
-        return _run(trail, options)
+        return run(trail, options)
     finally:
         if not options.keep and options.trail is None:
             shutil.rmtree(trail, ignore_errors=True)
 
 
-def _options() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def _options(doc: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--trail", help="directory for the trail (reused if present)")

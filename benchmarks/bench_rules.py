@@ -19,16 +19,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_check import CheckRun, measure_check, prepare_trail  # noqa: E402
+from bench_check import (  # noqa: E402
+    CheckRun,
+    measure_check,
+    prepare_trail,
+    run_on_trail,
+)
 
 TARGET_OVERHEAD = 0.20
 
@@ -42,23 +45,7 @@ _NEVER_MATCHES = """\
 
 
 def main() -> int:
-    options = _options()
-    trail = Path(options.trail or tempfile.mkdtemp(prefix="tfdrift-bench-"))
-    try:
-        return _run(trail, options)
-    finally:
-        if not options.keep and options.trail is None:
-            shutil.rmtree(trail, ignore_errors=True)
-
-
-def _options() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--trail", help="directory for the trail (reused if present)")
-    parser.add_argument("--keep", action="store_true", help="keep a temporary trail")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each; best kept")
-    return parser.parse_args()
+    return run_on_trail(__doc__, _run)
 
 
 def _run(trail: Path, options: argparse.Namespace) -> int:

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from tests.kms_state import (
-    ACCOUNT,
     KEY_0987,
     KEY_1234,
     kms_key,
@@ -18,6 +17,7 @@ from tests.kms_state import (
     write_records,
     write_state,
 )
+from tests.test_waivers import rotation_disabled
 from tfdrift_hook.inline_waivers import inline_waivers, marked_files
 from tfdrift_hook.waivers import Waiver
 
@@ -532,29 +532,7 @@ def test_a_check_shows_the_instance_a_marker_waives_and_it_does_not_gate(
         "}\n",
     )
     state = write_state(tmp_path, kms_key("logs", KEY_0987, index="audit"))
-    record = {
-        "eventVersion": "1.09",
-        "userIdentity": {
-            "type": "IAMUser",
-            "arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
-            "accountId": ACCOUNT,
-            "userName": "alice",
-        },
-        "eventTime": "2026-11-30T10:00:00Z",
-        "eventSource": "kms.amazonaws.com",
-        "eventName": "DisableKeyRotation",
-        "awsRegion": "us-west-2",
-        "sourceIPAddress": "203.0.113.7",
-        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64",
-        "requestParameters": {"keyId": KEY_0987},
-        "responseElements": None,
-        "eventID": "r1",
-        "readOnly": False,
-        "eventType": "AwsApiCall",
-        "managementEvent": True,
-        "recipientAccountId": ACCOUNT,
-    }
-    events = write_records(tmp_path, "events.json", record)
+    events = write_records(tmp_path, "events.json", rotation_disabled(key=KEY_0987))
 
     run = run_cli(
         "check", "-C", tmp_path, "--state", state, "--events", events,
@@ -574,31 +552,6 @@ def test_a_check_shows_the_instance_a_marker_waives_and_it_does_not_gate(
         "inline": True,
     }
     assert run.exit_code == 0
-
-
-def rotation_disabled(key: str) -> dict[str, Any]:
-    return {
-        "eventVersion": "1.09",
-        "userIdentity": {
-            "type": "IAMUser",
-            "arn": f"arn:aws:iam::{ACCOUNT}:user/alice",
-            "accountId": ACCOUNT,
-            "userName": "alice",
-        },
-        "eventTime": "2026-11-30T10:00:00Z",
-        "eventSource": "kms.amazonaws.com",
-        "eventName": "DisableKeyRotation",
-        "awsRegion": "us-west-2",
-        "sourceIPAddress": "203.0.113.7",
-        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64",
-        "requestParameters": {"keyId": key},
-        "responseElements": None,
-        "eventID": "r1",
-        "readOnly": False,
-        "eventType": "AwsApiCall",
-        "managementEvent": True,
-        "recipientAccountId": ACCOUNT,
-    }
 
 
 def module_keys(tmp_path: Path) -> Path:
@@ -635,7 +588,7 @@ def test_a_marker_used_under_one_module_call_is_not_unused_under_the_other(
 ) -> None:
     state = module_keys(tmp_path)
 
-    run = check_with(tmp_path, state, rotation_disabled(KEY_1234))
+    run = check_with(tmp_path, state, rotation_disabled(key=KEY_1234))
 
     assert [(f["rule"], f["address"]) for f in run.findings] == [
         ("kms_key_rotation_disabled", "module.payments.aws_kms_key.this")

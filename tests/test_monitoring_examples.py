@@ -16,6 +16,7 @@ import hcl2
 import pytest
 import yaml
 
+from tests.kms_state import COVERAGE_CALLS
 from tfdrift_hook.metrics import (
     CHECKS,
     DELETION_SCHEDULES,
@@ -40,23 +41,6 @@ _METRIC = re.compile(r"\btfdrift_\w+")
 _RULE_LABEL = re.compile(r'rule=~?"([^"]+)"')
 #: A counter read as it should be: through increase() or rate() over a range.
 _COUNTER_READ = re.compile(rf"\b(?:increase|rate)\(\s*{CHECKS}\b[^\[]*\[")
-
-#: The 13 calls of the KMS drift coverage document.
-COVERAGE_EVENTS = {
-    "CreateKey",
-    "ScheduleKeyDeletion",
-    "CancelKeyDeletion",
-    "DisableKey",
-    "EnableKey",
-    "PutKeyPolicy",
-    "CreateAlias",
-    "DeleteAlias",
-    "UpdateAlias",
-    "EnableKeyRotation",
-    "DisableKeyRotation",
-    "TagResource",
-    "UntagResource",
-}
 
 
 @pytest.fixture(scope="module")
@@ -226,5 +210,5 @@ def test_the_module_watches_every_call_of_the_coverage_document() -> None:
         item.strip('"') for item in variables["critical_event_names"]["default"]
     }
 
-    assert watched >= COVERAGE_EVENTS
+    assert watched >= COVERAGE_CALLS
     assert {"ScheduleKeyDeletion", "PutKeyPolicy"} <= critical <= watched

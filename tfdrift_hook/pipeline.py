@@ -136,11 +136,11 @@ class CheckResult:
     def gating(self) -> list[Finding]:
         """Findings at or above the fail threshold that no waiver accepts."""
         threshold = severity(self.request.fail_on)
-        return [
-            item
-            for item in self.findings
-            if item.severity >= threshold and item.waiver is None
-        ]
+        return [item for item in self.standing() if item.severity >= threshold]
+
+    def standing(self) -> list[Finding]:
+        """Findings no waiver accepts: those the summaries count and that may gate."""
+        return [item for item in self.findings if item.waiver is None]
 
     def waived(self) -> list[Finding]:
         """Findings a waiver accepts: reported, counted apart, never gating."""

@@ -382,7 +382,7 @@ def _size(path: Path) -> int:
 def step_outputs(result: CheckResult, report: str = "") -> dict[str, str]:
     """``findings``, one count per priority, ``highest``, ``waived``, ``gating``,
     ``complete``, ``report``; waived findings count only as ``waived``."""
-    standing = [finding for finding in result.findings if finding.waiver is None]
+    standing = result.standing()
     counts = Counter(finding.priority for finding in standing)
     present = [priority for priority in PRIORITIES if counts[priority]]
     outputs = {"findings": str(len(standing))}

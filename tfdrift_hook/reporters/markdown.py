@@ -37,16 +37,15 @@ smaller one.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from tfdrift_hook.hookspecs import hookimpl
-from tfdrift_hook.priorities import PRIORITIES
 from tfdrift_hook.reporters.escaping import escape_markdown
 from tfdrift_hook.reporters.text import (
     STATUS_WORDS,
+    by_priority,
     counted,
     describe_actor,
     plan_notes,
@@ -224,7 +223,7 @@ def _verdict_sentence(result: CheckResult) -> str:
         )
     if gating:
         return f"{at_or_above}: this run is stopped."
-    below = len(result.findings) - len(result.waived())
+    below = len(result.standing())
     listed = f" {counted(below, 'finding')} below it, for review." if below else ""
     return f"Nothing at or above --fail-on {fail_on}.{listed}"
 
@@ -232,10 +231,8 @@ def _verdict_sentence(result: CheckResult) -> str:
 def _counts(result: CheckResult) -> str:
     """Findings by priority; waived ones apart, as they do not gate."""
     waived = len(result.waived())
-    findings = [item for item in result.findings if item.waiver is None]
-    counts = Counter(finding.priority for finding in findings)
-    by_priority = ", ".join(f"{counts[p]} {p}" for p in PRIORITIES if counts[p])
-    text = f"{len(findings)} ({by_priority})" if findings else "none"
+    findings = result.standing()
+    text = f"{len(findings)} ({by_priority(findings)})" if findings else "none"
     return f"{text}, {waived} waived" if waived else text
 
 

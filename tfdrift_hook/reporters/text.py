@@ -341,11 +341,15 @@ def _footer(result: CheckResult) -> list[str]:
 def finding_counts(result: CheckResult) -> str:
     """``3 findings (1 error, 2 warning), 1 waived``: waived ones counted apart."""
     waived = result.waived()
-    standing = [item for item in result.findings if item.waiver is None]
-    counts = Counter(finding.priority for finding in standing)
-    summary = ", ".join(f"{counts[p]} {p}" for p in PRIORITIES if counts[p]) or "none"
-    text = f"{counted(len(standing), 'finding')} ({summary})"
+    standing = result.standing()
+    text = f"{counted(len(standing), 'finding')} ({by_priority(standing) or 'none'})"
     return f"{text}, {len(waived)} waived" if waived else text
+
+
+def by_priority(findings: Sequence[Finding]) -> str:
+    """``1 error, 2 warning``: how many of each priority, most severe first."""
+    counts = Counter(finding.priority for finding in findings)
+    return ", ".join(f"{counts[p]} {p}" for p in PRIORITIES if counts[p])
 
 
 @hookimpl(trylast=True)
